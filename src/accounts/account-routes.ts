@@ -1,0 +1,141 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+import type { ConfirmationService } from '../confirmation/confirmation-service.js';
+import { validationError } from '../http/api-error.js';
+import type { Action, ActionTable } from '../http/actions.js';
+import { registerActions } from '../http/actions.js';
+import type { Authenticator } from '../http/authentication.js';
+import { assertCsrf } from '../http/csrf.js';
+import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
+import type { ClientInfo, SessionService } from '../sessions/session-service.js';
+import type { AccountService } from './account-service.js';
+import { parseEmailAddress } from './email-address.js';
+
+export interface AccountRouteDeps {
+  accounts: AccountService;
+  confirmation: ConfirmationService;
+  sessions: SessionService;
+  authenticator: Authenticator;
+  sessionTtlSeconds: number;
+  publicUrl: string;
+}
+
+const PROMO_MAX_LENGTH = 64;
+const FIELD_MAX_LENGTH = 1024;
+
+const credentials = {
+  username: { type: 'string', maxLength: FIELD_MAX_LENGTH },
+  password: { type: 'string', maxLength: FIELD_MAX_LENGTH * 4 },
+};
+const noFields = { type: 'object', properties: {}, additionalProperties: false } as const;
+
+/** Registers `/api/2.0/accounts/action/?do=...`. */
+export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDeps): void {
+  const { accounts, confirmation, sessions, authenticator } = deps;
+
+  const create: Action<{ email: string; promo?: string | null }> = {
+    body: {
+      type: 'object',
+      properties: {
+        email: { type: 'string', maxLength: FIELD_MAX_LENGTH },
+        promo: { type: ['string', 'null'], maxLength: PROMO_MAX_LENGTH },
+      },
+      required: ['email'],
+      additionalProperties: false,
+    },
+    handle: async (_request, _reply, body) => {
+      const parsed = parseEmailAddress(body.email);
+      if (!parsed.ok) throw validationError('email', parsed.reason);
+
+      const uuid = await accounts.create(parsed.email, body.promo ?? null, Date.now());
+      return { success: true, uuid };
+    },
+  };
+
+  const confirm: Action<{ token: string; password: string }> = {
+    body: {
+      type: 'object',
+      properties: { token: { type: 'string', maxLength: FIELD_MAX_LENGTH }, password: credentials.password },
+      required: ['token', 'password'],
+      additionalProperties: false,
+    },
+    handle: async (request, reply, body) => {
+      const outcome = await confirmation.confirm(body.token, body.password, clientOf(request), Date.now());
+      if (!outcome.ok) throw validationError(outcome.field, outcome.reason);
+
+      setSessionCookies(request, reply, outcome.session, deps.sessionTtlSeconds);
+      return { uuid: outcome.accountUuid };
+    },
+  };
+
+  const login: Action<{ username: string; password: string }> = {
+    body: { type: 'object', properties: credentials, required: ['username', 'password'], additionalProperties: false },
+    handle: async (request, reply, body) => {
+      const account = await accounts.authenticate(body.username, body.password);
+      if (!account) throw authenticator.challenge('login failed: the username or password is wrong, or the account is not active');
+
+      // A session id that came with the login is ended, so that one planted before login is never promoted.
+      const presented = sessionIdOf(request);
+      if (presented) await sessions.endById(presented);
+
+      const session = await sessions.start(account.uuid, clientOf(request), Date.now());
+      setSessionCookies(request, reply, session, deps.sessionTtlSeconds);
+      return { uuid: account.uuid };
+    },
+  };
+
+  const logout: Action<Record<string, never>> = {
+    body: noFields,
+    handle: async (request, reply) => {
+      const caller = await authenticator.identify(request);
+      if (caller?.via === 'session') {
+        assertCsrf(request, caller, sessions, deps.publicUrl);
+        await sessions.end(caller.session);
+      }
+
+      clearSessionCookies(request, reply);
+      return {};
+    },
+  };
+
+  const checkLogin: Action<Record<string, never>> = {
+    body: noFields,
+    handle: async (request) => {
+      await authenticator.require(request);
+      return {};
+    },
+  };
+
+  const checkLoginWithReturnUuid: Action<{ username?: string; password?: string }> = {
+    body: { type: 'object', properties: credentials, additionalProperties: false },
+    handle: async (request, _reply, body) => {
+      if (body.username === undefined && body.password === undefined) {
+        const caller = await authenticator.require(request);
+        return { uuid: caller.accountUuid };
+      }
+      if (body.username === undefined || body.password === undefined) {
+        const missing = body.username === undefined ? 'username' : 'password';
+        throw validationError(missing, `${missing} is required when the other credential is given`);
+      }
+
+      const account = await accounts.authenticate(body.username, body.password);
+      if (!account) throw authenticator.challenge('the username or password is wrong, or the account is not active');
+      return { uuid: account.uuid };
+    },
+  };
+
+  const actions: ActionTable = {
+    create,
+    confirm,
+    login,
+    logout,
+    check_login: checkLogin,
+    check_login_with_return_uuid: checkLoginWithReturnUuid,
+  };
+  registerActions(app, '/api/2.0/accounts/', actions);
+}
+
+export function clientOf(request: FastifyRequest): ClientInfo {
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.ip ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
+}

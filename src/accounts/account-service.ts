@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+
+import type { Config } from '../config.js';
+import { confirmationLink, issueConfirmationToken } from '../confirmation/confirmation-tokens.js';
+import { confirmationMessage, existingAccountMessage } from '../mail/messages.js';
+import { MAX_PASSWORD_BYTES } from '../passwords/password-policy.js';
+import type { PasswordHasher } from '../passwords/password-hasher.js';
+import type { Store, Stores } from '../storage/store.js';
+import type { Account } from './account-store.js';
+import type { EmailAddress } from './email-address.js';
+import { parseEmailAddress } from './email-address.js';
+
+type AccountSettings = Pick<Config, 'publicUrl' | 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
+
+/** Sign-up and credential checks: the parts of the accounts feature that need no HTTP. */
+export class AccountService {
+  private readonly messageHost: string;
+
+  constructor(
+    private readonly store: Store,
+    private readonly hasher: PasswordHasher,
+    private readonly settings: AccountSettings,
+    private readonly onMailQueued: () => void,
+  ) {
+    this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
+  }
+
+  /**
+   * Signs up an address and returns the uuid to show the caller. For an address that already has an
+   * account the uuid is a decoy and the owner is mailed instead, so the answer never tells whether the
+   * address is registered.
+   */
+  async create(email: EmailAddress, promo: string | null, now: number): Promise<string> {
+    const newUuid = randomUUID();
+
+    const queued = await this.store.transaction(async (stores) => {
+      const inserted = await stores.accounts.insertPending({
+        uuid: newUuid,
+        email: email.address,
+        emailKey: email.key,
+        promo,
+        createdAt: now,
+      });
+
+      if (inserted) return this.mailConfirmation(stores, newUuid, email.address, email.key, now);
+
+      const existing = await stores.accounts.findByEmailKey(email.key);
+      return existing ? this.mailExistingOwner(stores, existing, now) : false;
+    });
+
+    if (queued) this.onMailQueued();
+    return newUuid;
+  }
+
+  /**
+   * Returns the active account whose credentials these are, or null. Exactly one password verification is
+   * done for every call with a password of acceptable size, so that the time taken does not tell an
+   * unknown address from a wrong password or an unconfirmed account.
+   */
+  async authenticate(username: string, password: string): Promise<Account | null> {
+    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return null;
+
+    const parsed = parseEmailAddress(username);
+    const account = parsed.ok ? await this.store.accounts.findByEmailKey(parsed.email.key) : null;
+    const matches = await this.hasher.verify(account?.passwordHash ?? null, password);
+
+    return matches && account?.state === 'active' ? account : null;
+  }
+
+  private async mailExistingOwner(stores: Stores, account: Account, now: number): Promise<boolean> {
+    if (account.state === 'pending') {
+      return this.mailConfirmation(stores, account.uuid, account.email, account.emailKey, now);
+    }
+    if (account.state !== 'active') return false;
+
+    if (!(await this.takeSendSlot(stores, account.emailKey, now))) return false;
+    await stores.outbox.enqueue(existingAccountMessage(account.email, this.settings.publicUrl, this.messageHost), now);
+    return true;
+  }
+
+  private async mailConfirmation(stores: Stores, uuid: string, address: string, emailKey: string, now: number): Promise<boolean> {
+    if (!(await this.takeSendSlot(stores, emailKey, now))) return false;
+
+    const ttl = this.settings.confirmTokenTtlSeconds;
+    const token = await issueConfirmationToken(stores.tokens, uuid, now, ttl);
+    const link = confirmationLink(this.settings.publicUrl, token);
+    await stores.outbox.enqueue(confirmationMessage(address, link, Math.round(ttl / 3600), this.messageHost), now);
+    return true;
+  }
+
+  private takeSendSlot(stores: Stores, emailKey: string, now: number): Promise<boolean> {
+    return stores.outbox.takeSendSlot(emailKey, now, this.settings.mailThrottleSeconds * 1000);
+  }
+}

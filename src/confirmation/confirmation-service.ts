@@ -1,0 +1,66 @@
+import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
+import type { PasswordHasher } from '../passwords/password-hasher.js';
+import { passwordPolicyViolation } from '../passwords/password-policy.js';
+import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
+import type { Store } from '../storage/store.js';
+
+export type ConfirmOutcome =
+  | { ok: true; accountUuid: string; session: IssuedSession }
+  | { ok: false; field: 'token' | 'password'; reason: string };
+
+const UNKNOWN_TOKEN = 'token is not a valid confirmation token; open the link from the most recent email';
+const USED_TOKEN = 'token has already been used; log in with the password you set, or sign up again for a new link';
+const EXPIRED_TOKEN = 'token has expired; sign up again with the same address to get a new link';
+
+/** The `confirm` step: a confirmation token and a first password turn a pending account active. */
+export class ConfirmationService {
+  constructor(
+    private readonly store: Store,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** Checks a token without using it up, as the confirmation page does when it opens. */
+  async check(token: string, now: number): Promise<ConfirmOutcome | { ok: true }> {
+    const problem = await this.tokenProblem(token, now);
+    return problem ? { ok: false, field: 'token', reason: problem } : { ok: true };
+  }
+
+  async confirm(token: string, password: string, client: ClientInfo, now: number): Promise<ConfirmOutcome> {
+    const problem = await this.tokenProblem(token, now);
+    if (problem) return { ok: false, field: 'token', reason: problem };
+
+    const record = await this.store.tokens.find(digestOf(token), 'confirm');
+    const account = record ? await this.store.accounts.findByUuid(record.accountUuid) : null;
+    if (!record || !account) return { ok: false, field: 'token', reason: UNKNOWN_TOKEN };
+
+    const violation = passwordPolicyViolation(password, account.email);
+    if (violation) return { ok: false, field: 'password', reason: violation };
+
+    // Hashing happens before the transaction so that no lock is held for the length of a hash.
+    const passwordHash = await this.hasher.hash(password);
+
+    return this.store.transaction(async (stores) => {
+      // Of several requests racing with one token, only the one whose UPDATE changes the row goes on.
+      if (!(await stores.tokens.consume(record.digest, now))) {
+        return { ok: false, field: 'token', reason: USED_TOKEN } as const;
+      }
+
+      await stores.accounts.setPassword(account.uuid, passwordHash, now);
+      await stores.tokens.invalidateAll(account.uuid, now);
+      await stores.sessions.deleteAllOf(account.uuid);
+      const session = await this.sessions.start(account.uuid, client, now, stores.sessions);
+      return { ok: true, accountUuid: account.uuid, session } as const;
+    });
+  }
+
+  private async tokenProblem(token: string, now: number): Promise<string | null> {
+    if (!looksLikeSecret(token)) return UNKNOWN_TOKEN;
+
+    const record = await this.store.tokens.find(digestOf(token), 'confirm');
+    if (!record) return UNKNOWN_TOKEN;
+    if (record.usedAt !== null) return USED_TOKEN;
+    if (record.expiresAt <= now) return EXPIRED_TOKEN;
+    return null;
+  }
+}

@@ -1,0 +1,27 @@
+import { digestOf, newSecret } from '../crypto-tokens.js';
+import type { TokenStore } from './token-store.js';
+
+/** Path of the page that a confirmation link opens. */
+export const CONFIRM_PAGE_PATH = '/accounts/confirm/';
+
+/** Creates a confirmation token for an account and returns it; only its digest is stored. */
+export async function issueConfirmationToken(
+  tokens: TokenStore,
+  accountUuid: string,
+  now: number,
+  ttlSeconds: number,
+): Promise<string> {
+  const token = newSecret();
+  await tokens.insert({
+    digest: digestOf(token),
+    accountUuid,
+    purpose: 'confirm',
+    createdAt: now,
+    expiresAt: now + ttlSeconds * 1000,
+  });
+  return token;
+}
+
+export function confirmationLink(publicUrl: string, token: string): string {
+  return `${publicUrl}${CONFIRM_PAGE_PATH}?token=${encodeURIComponent(token)}`;
+}

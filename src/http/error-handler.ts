@@ -1,0 +1,63 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+import { ApiError, type ErrorEntry, notFoundError, validationError } from './api-error.js';
+
+/**
+ * Installs the one place where errors become responses: every failure leaves as a CloudSigma error list,
+ * and the message of an unexpected fault stays in the log, never in the response.
+ */
+export function registerErrorHandler(app: FastifyInstance, bodyLimitBytes: number): void {
+  app.setNotFoundHandler((request, reply) => {
+    sendError(request, reply, notFoundError(`no resource at ${request.method} ${pathOf(request.url)}`));
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    sendError(request, reply, toApiError(error, request.id, bodyLimitBytes));
+  });
+}
+
+function toApiError(error: FastifyError, requestId: string, bodyLimitBytes: number): ApiError {
+  if (error instanceof ApiError) return error;
+
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, [entry(`request body is larger than the limit of ${bodyLimitBytes} bytes`)]);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return validationError(null, 'Content-Type must be application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return validationError(null, 'Content-Length does not match the body');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return validationError(null, 'request body is empty');
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return validationError(null, 'request URL is malformed');
+  }
+
+  // Other errors that Fastify marks as the client's (for example an aborted upload) keep their status.
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return new ApiError(status, [entry('request could not be processed')]);
+  }
+  const message = `internal error; quote request id ${requestId} when reporting it`;
+  return new ApiError(500, [{ error_type: 'backend', error_message: message, error_point: null }], {}, error);
+}
+
+function entry(message: string): ErrorEntry {
+  return { error_type: 'validation', error_message: message, error_point: null };
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): void {
+  // 4xx are the client's mistakes and logged at info; a 5xx is ours, logged with its cause.
+  if (error.status >= 500) {
+    request.log.error({ err: error.cause ?? error }, 'request failed');
+  } else {
+    request.log.info({ statusCode: error.status, errors: error.entries }, 'request rejected');
+  }
+
+  reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(error.entries);
+}
+
+function pathOf(url: string): string {
+  const end = url.indexOf('?');
+  return end === -1 ? url : url.slice(0, end);
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * Returns the request id on every response as `X-REQUEST-ID` and logs one line per request. The line
+ * carries the path but never the query string or headers, which can hold tokens and credentials.
+ */
+export function registerRequestLog(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-REQUEST-ID', request.id);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    const action = typeof query?.do === 'string' ? query.do.slice(0, 64) : undefined;
+
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url.split('?', 1)[0]?.slice(0, 256),
+        action,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ip: request.ip,
+      },
+      'request completed',
+    );
+  });
+}

@@ -1,0 +1,33 @@
+export interface OutgoingMessage {
+  id: string;
+  recipient: string;
+  subject: string;
+  textBody: string;
+  htmlBody: string;
+  messageId: string;
+}
+
+export interface OutboxMessage extends OutgoingMessage {
+  /** Delivery attempts so far, counting the one this claim starts. */
+  attempts: number;
+}
+
+/** Persistence of queued mail and of the per-address send throttle. */
+export interface OutboxStore {
+  enqueue(message: OutgoingMessage, now: number): Promise<void>;
+  /**
+   * Leases the oldest due message to the caller until `leaseUntil` and counts an attempt. Returns null when
+   * nothing is due. A message whose lease ran out (its node died mid-delivery) is due again.
+   */
+  claimDue(now: number, leaseUntil: number): Promise<OutboxMessage | null>;
+  markSent(id: string, now: number): Promise<void>;
+  /** Records a failed attempt; with `retryAt` null the message is given up. */
+  markFailed(id: string, error: string, retryAt: number | null, now: number): Promise<void>;
+  /**
+   * Takes the address's send slot when its last email is at least `intervalMs` old. Returns false, changing
+   * nothing, when the address was mailed more recently.
+   */
+  takeSendSlot(emailKey: string, now: number, intervalMs: number): Promise<boolean>;
+  /** Counts messages not yet sent or given up. */
+  countPending(): Promise<number>;
+}

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+
+import { migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the data lives, without credentials, for logs. */
+  description: string;
+}
+
+// BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless told.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** Opens the store named by a `sqlite:PATH` or `postgres://` URL. */
+export function openDatabase(databaseUrl: string): DatabaseHandle {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const file = databaseUrl.slice('sqlite:'.length);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+
+    const sqlite = new SqliteDatabase(file);
+    // WAL lets readers go on while one writer commits; busy_timeout waits for a lock held by another
+    // process (the command line) instead of failing at once.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { db, dialect: 'sqlite', description: `sqlite:${file}` };
+  }
+
+  const url = new URL(databaseUrl);
+  const pool = new pg.Pool({ connectionString: databaseUrl });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}` };
+}
+
+/** Runs every pending migration; throws when one fails, leaving the failed one unapplied. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+
+  if (error) throw error;
+  return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+}

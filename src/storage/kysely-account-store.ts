@@ -1,0 +1,65 @@
+import type { Kysely, Selectable } from 'kysely';
+
+import type { Account, AccountStore, NewAccount } from '../accounts/account-store.js';
+import type { AccountState, AccountTable, Database } from './schema.js';
+
+export class KyselyAccountStore implements AccountStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertPending(account: NewAccount): Promise<boolean> {
+    const inserted = await this.db
+      .insertInto('accounts')
+      .values({
+        uuid: account.uuid,
+        email: account.email,
+        email_key: account.emailKey,
+        state: 'pending',
+        password_hash: null,
+        promo: account.promo,
+        created_at: account.createdAt,
+        confirmed_at: null,
+        password_changed_at: null,
+      })
+      .onConflict((conflict) => conflict.column('email_key').doNothing())
+      .returning('uuid')
+      .executeTakeFirst();
+
+    return inserted !== undefined;
+  }
+
+  async findByEmailKey(emailKey: string): Promise<Account | null> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('email_key', '=', emailKey).executeTakeFirst();
+    return row ? toAccount(row) : null;
+  }
+
+  async findByUuid(uuid: string): Promise<Account | null> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    return row ? toAccount(row) : null;
+  }
+
+  async setPassword(uuid: string, passwordHash: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('accounts')
+      .set((eb) => ({
+        password_hash: passwordHash,
+        password_changed_at: now,
+        state: eb.case().when('state', '=', 'pending').then(eb.val<AccountState>('active')).else(eb.ref('state')).end(),
+        confirmed_at: eb.fn.coalesce('confirmed_at', eb.val(now)),
+      }))
+      .where('uuid', '=', uuid)
+      .execute();
+  }
+}
+
+function toAccount(row: Selectable<AccountTable>): Account {
+  return {
+    uuid: row.uuid,
+    email: row.email,
+    emailKey: row.email_key,
+    state: row.state,
+    passwordHash: row.password_hash,
+    promo: row.promo,
+    createdAt: row.created_at,
+    confirmedAt: row.confirmed_at,
+  };
+}

@@ -1,0 +1,74 @@
+import type { Generated } from 'kysely';
+
+// Times are stored as milliseconds since the Unix epoch (UTC) so that both stores compare them the same way.
+
+/** Row types of every table: what the database stores, not what clients see. */
+export interface Database {
+  accounts: AccountTable;
+  tokens: TokenTable;
+  sessions: SessionTable;
+  outbox: OutboxTable;
+  mail_throttle: MailThrottleTable;
+}
+
+export type AccountState = 'pending' | 'active' | 'disabled';
+
+export interface AccountTable {
+  uuid: string;
+  /** The address as given, trimmed, with its domain lower-cased and IDNA-encoded; mail goes to this form. */
+  email: string;
+  /** The form that uniqueness is checked on. */
+  email_key: string;
+  state: AccountState;
+  password_hash: string | null;
+  promo: string | null;
+  created_at: number;
+  confirmed_at: number | null;
+  password_changed_at: number | null;
+}
+
+export type TokenPurpose = 'confirm';
+
+export interface TokenTable {
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  digest: string;
+  account_uuid: string;
+  purpose: TokenPurpose;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface SessionTable {
+  /** SHA-256 of the session id, hex. */
+  digest: string;
+  account_uuid: string;
+  csrf_digest: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  recipient: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  /** Message-ID header, fixed at enqueue time so that a resent copy can be recognised as the same message. */
+  message_id: string;
+  created_at: number;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  lease_until: number | null;
+  sent_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+}
+
+export interface MailThrottleTable {
+  email_key: string;
+  last_sent_at: number;
+}

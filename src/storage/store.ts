@@ -1,0 +1,60 @@
+import type { AccountStore } from '../accounts/account-store.js';
+import type { TokenStore } from '../confirmation/token-store.js';
+import type { OutboxStore } from '../mail/outbox-store.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from './database.js';
+import { KyselyAccountStore } from './kysely-account-store.js';
+import { KyselyOutboxStore } from './kysely-outbox-store.js';
+import { KyselySessionStore } from './kysely-session-store.js';
+import { KyselyTokenStore } from './kysely-token-store.js';
+import type { Database } from './schema.js';
+import type { Kysely } from 'kysely';
+
+/** The feature stores, bound either to the database or to one open transaction. */
+export interface Stores {
+  accounts: AccountStore;
+  tokens: TokenStore;
+  sessions: SessionStore;
+  outbox: OutboxStore;
+}
+
+/** The stores of one database, and the way to run several of their calls in one transaction. */
+export interface Store extends Stores {
+  dialect: Dialect;
+  description: string;
+  /** Runs `work` in one transaction: every write in it is committed together or not at all. */
+  transaction<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Opens the database, brings its schema up to date and returns the stores over it. */
+export async function openStore(databaseUrl: string): Promise<Store> {
+  const handle = openDatabase(databaseUrl);
+
+  try {
+    await migrateToLatest(handle.db);
+  } catch (error) {
+    await handle.db.destroy();
+    throw error;
+  }
+  return storeOver(handle);
+}
+
+function storeOver(handle: DatabaseHandle): Store {
+  return {
+    ...storesOver(handle.db, handle.dialect),
+    dialect: handle.dialect,
+    description: handle.description,
+    transaction: (work) => handle.db.transaction().execute((trx) => work(storesOver(trx, handle.dialect))),
+    close: () => handle.db.destroy(),
+  };
+}
+
+function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
+  return {
+    accounts: new KyselyAccountStore(db),
+    tokens: new KyselyTokenStore(db),
+    sessions: new KyselySessionStore(db),
+    outbox: new KyselyOutboxStore(db, dialect),
+  };
+}
