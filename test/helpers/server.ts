@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** Every log line the server wrote, as raw JSON text. */
+  logLines: string[];
+}
+
+/** A fresh temporary folder for a server's SQLite file and mail. */
+export function tempDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'sigma-accounts-test-'));
+}
+
+/**
+ * Starts the real server on an ephemeral loopback port over a real SQLite file. `env` overrides settings
+ * the way the environment would; the default is a new data folder and the OWASP-minimum hash.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = env.DATA_DIR ?? tempDataDir();
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, MAIL_POLL_MS: '50', LOG_LEVEL: 'info', ...env });
+
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      callback();
+    },
+  });
+
+  const server = await startServer(config, createLogger(config.logLevel, sink));
+  return { ...server, dataDir, logLines };
+}
