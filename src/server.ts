@@ -15,6 +15,7 @@ export interface RunningServer {
   /** Base URL the server listens on, such as http://127.0.0.1:8080. */
   url: string;
   mailWorker: MailWorker;
+  hasher: PasswordHasher;
   /** Stops accepting connections, finishes open requests and the mail in hand, then closes the store. */
   stop(): Promise<void>;
 }
@@ -61,5 +62,5 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     return stopping;
   };
 
-  return { app, url, mailWorker, stop };
+  return { app, url, mailWorker, hasher, stop };
 }
