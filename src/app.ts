@@ -10,7 +10,8 @@ import type { Config } from './config.js';
 import { registerConfirmPage } from './confirmation/confirm-page.js';
 import { ConfirmationService } from './confirmation/confirmation-service.js';
 import { Authenticator } from './http/authentication.js';
-import { registerErrorHandler } from './http/error-handler.js';
+import { registerErrorHandler, sendError, toApiError } from './http/error-handler.js';
+import { registerContentNegotiation } from './http/content-negotiation.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerRequestLog } from './http/request-log.js';
 import type { PasswordHasher } from './passwords/password-hasher.js';
@@ -43,6 +44,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Errors found before routing, such as a malformed percent-escape in the URL, leave as error lists too.
+    frameworkErrors: (error, request, reply) => {
+      sendError(request, reply, toApiError(error, request.id, config.bodyLimitBytes));
+    },
     // Slow clients may not hold a connection open for long: the whole request must arrive in 30 s.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
@@ -52,6 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerJsonBodyParser(app);
   registerErrorHandler(app, config.bodyLimitBytes);
   registerRequestLog(app);
+  await registerContentNegotiation(app);
 
   app.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');

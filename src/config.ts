@@ -50,7 +50,7 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const dataDir = path.resolve(text(env, 'DATA_DIR', './data'));
   const databaseUrl = databaseLocation(env, dataDir);
-  const publicUrl = baseUrl(env, `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const publicUrl = baseUrl(env, `http://${linkHost(host)}:${port}`);
   const smtpUrl = smtpLocation(env);
 
   const config: Config = {
@@ -111,7 +111,7 @@ function databaseLocation(env: Environment, dataDir: string): string {
   const value = raw(env, 'DATABASE_URL');
   if (value === undefined) return `sqlite:${path.join(dataDir, 'sigma-accounts.sqlite')}`;
 
-  if (/^postgres(ql)?:\/\//.test(value) && URL.canParse(value)) return value;
+  if (/^postgres(ql)?:\/\//.test(value) && URL.canParse(value) && new URL(value).hostname !== '') return value;
   if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) {
     return `sqlite:${path.resolve(value.slice('sqlite:'.length))}`;
   }
@@ -141,10 +141,16 @@ function smtpLocation(env: Environment): string | null {
 
 function mailbox(env: Environment, name: string, fallback: string): string {
   const value = raw(env, name) ?? fallback;
-  if (/[\r\n]/.test(value) || !/@/.test(value)) {
+  if (/[\r\n]/.test(value) || !/[^\s<@]+@[^\s>@]+\.[^\s>@]+/.test(value)) {
     throw new ConfigError(`${name} must be an address such as "Name <no-reply@example.com>"`);
   }
   return value;
+}
+
+/** Returns the host for default links, since a browser cannot open a wildcard listen address. */
+function linkHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function proxyList(env: Environment): string[] | false {

@@ -10,7 +10,7 @@ export interface Action<Body> {
   handle(request: FastifyRequest, reply: FastifyReply, body: Body): Promise<unknown>;
 }
 
-// Actions differ in their body type, so the table holds them with the body type erased; each body is
+// Actions differ in their body type, so the table stores them with the body type erased. Each body is
 // checked against its own schema before its handler sees it.
 export type ActionTable = Record<string, Action<never>>;
 
@@ -33,7 +33,9 @@ export function registerActions(app: FastifyInstance, resourceUrl: string, actio
         throw validationError('do', `do must be one of ${names.join(', ')}; "${name.slice(0, 64)}" is not an action`);
       }
 
-      return action.handle(request, reply, validate(request.body ?? {}) as never);
+      // No body at all counts as {}; a JSON null is a body, and not an object.
+      const body = request.body === undefined ? {} : request.body;
+      return action.handle(request, reply, validate(body) as never);
     },
   });
 }

@@ -16,7 +16,7 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimitBytes: numbe
   });
 }
 
-function toApiError(error: FastifyError, requestId: string, bodyLimitBytes: number): ApiError {
+export function toApiError(error: FastifyError, requestId: string, bodyLimitBytes: number): ApiError {
   if (error instanceof ApiError) return error;
 
   switch (error.code) {
@@ -46,7 +46,7 @@ function entry(message: string): ErrorEntry {
   return { error_type: 'validation', error_message: message, error_point: null };
 }
 
-function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): void {
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): void {
   // 4xx are the client's mistakes and logged at info; a 5xx is ours, logged with its cause.
   if (error.status >= 500) {
     request.log.error({ err: error.cause ?? error }, 'request failed');
@@ -54,6 +54,8 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError
     request.log.info({ statusCode: error.status, errors: error.entries }, 'request rejected');
   }
 
+  // Errors Fastify raises before routing (a malformed URL) skip the hooks, so the id is set here too.
+  reply.header('X-REQUEST-ID', request.id);
   reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(error.entries);
 }
 

@@ -19,7 +19,12 @@ export function createMailTransport(smtpUrl: string | null, mailDir: string, fro
 }
 
 function smtpTransport(smtpUrl: string, from: string): MailTransport {
-  const transporter = nodemailer.createTransport(smtpUrl, { from });
+  // Short timeouts, so that a stalled SMTP server fails one attempt (to be retried) instead of holding
+  // the worker, and a graceful stop, for minutes.
+  const transporter = nodemailer.createTransport(
+    { url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 },
+    { from },
+  );
   const url = new URL(smtpUrl);
 
   return {

@@ -4,6 +4,7 @@
 export const PAGE_CSS = `
 :root { color-scheme: light dark; --accent: #0b5cad; --error: #b3261e; --ok: #1e6b34; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: Canvas; color: CanvasText; }
 main { max-width: 26rem; margin: 4rem auto; padding: 0 1.25rem; }
 h1 { font-size: 1.5rem; margin: 0 0 .5rem; }

@@ -15,6 +15,8 @@ export interface RequestOptions {
   raw?: string | Buffer;
   cookies?: Record<string, string>;
   headers?: Record<string, string>;
+  /** Aborts the request, for instance `AbortSignal.timeout(ms)` to fail a test instead of hanging it. */
+  signal?: AbortSignal;
 }
 
 export async function request(url: string, options: RequestOptions = {}): Promise<ApiResponse> {
@@ -31,7 +33,7 @@ export async function request(url: string, options: RequestOptions = {}): Promis
       .join('; ');
   }
 
-  const response = await fetch(url, { method: options.method ?? 'POST', headers, body, redirect: 'manual' });
+  const response = await fetch(url, { method: options.method ?? 'POST', headers, body, redirect: 'manual', signal: options.signal });
   const text = await response.text();
   let parsed: unknown = undefined;
   try {

@@ -6,6 +6,8 @@ export class SmtpSink {
   readonly messages: ParsedMail[] = [];
   /** While true, every message is refused with a temporary failure (451). */
   refusing = false;
+  /** How many messages were rejected with 451 while `refusing` was set. */
+  rejectedCount = 0;
 
   private readonly server: SMTPServer;
   private waiters: Array<() => void> = [];
@@ -21,6 +23,7 @@ export class SmtpSink {
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
           if (this.refusing) {
+            this.rejectedCount += 1;
             callback(Object.assign(new Error('mailbox busy, try later'), { responseCode: 451 }));
             return;
           }
