@@ -12,6 +12,7 @@ import { ConfirmationService } from './confirmation/confirmation-service.js';
 import { Authenticator } from './http/authentication.js';
 import { registerErrorHandler, sendError, toApiError } from './http/error-handler.js';
 import { registerContentNegotiation } from './http/content-negotiation.js';
+import { registerFormats } from './http/formats.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerRequestLog } from './http/request-log.js';
 import type { PasswordHasher } from './passwords/password-hasher.js';
@@ -58,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandler(app, config.bodyLimitBytes);
   registerRequestLog(app);
   await registerContentNegotiation(app);
+  await registerFormats(app);
 
   app.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
