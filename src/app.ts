@@ -5,17 +5,21 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 
 import { AccountService } from './accounts/account-service.js';
+import { parseEmailAddress } from './accounts/email-address.js';
 import { registerAccountRoutes } from './accounts/account-routes.js';
 import type { Config } from './config.js';
 import { registerConfirmPage } from './confirmation/confirm-page.js';
 import { ConfirmationService } from './confirmation/confirmation-service.js';
-import { Authenticator } from './http/authentication.js';
+import { DigestAuth } from './digest/digest-auth.js';
+import { Authenticator, REALM } from './http/authentication.js';
 import { registerErrorHandler, sendError, toApiError } from './http/error-handler.js';
 import { registerContentNegotiation } from './http/content-negotiation.js';
 import { registerFormats } from './http/formats.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerRequestLog } from './http/request-log.js';
 import type { PasswordHasher } from './passwords/password-hasher.js';
+import { registerProfileRoutes } from './profile/profile-routes.js';
+import { ProfileService } from './profile/profile-service.js';
 import { SessionService } from './sessions/session-service.js';
 import type { Store } from './storage/store.js';
 
@@ -66,9 +70,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const sessions = new SessionService(store.sessions, config.sessionTtlSeconds);
-  const accounts = new AccountService(store, hasher, config, deps.onMailQueued);
-  const confirmation = new ConfirmationService(store, hasher, sessions);
-  const authenticator = new Authenticator(accounts, sessions);
+  const digest = config.digestAuth ? await startDigest(app, store, config.digestNonceTtlSeconds) : null;
+  const accounts = new AccountService(store, hasher, config, deps.onMailQueued, digest);
+  const confirmation = new ConfirmationService(store, hasher, sessions, digest);
+  const authenticator = new Authenticator(accounts, sessions, digest);
+  const profiles = new ProfileService(store);
 
   registerAccountRoutes(app, {
     accounts,
@@ -79,6 +85,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: config.publicUrl,
   });
   registerConfirmPage(app, confirmation);
+  registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
 
   return app;
+}
+
+// Expired nonces are swept every ten minutes rather than on each request.
+const NONCE_SWEEP_MS = 10 * 60 * 1000;
+
+async function startDigest(app: FastifyInstance, store: Store, nonceTtlSeconds: number): Promise<DigestAuth> {
+  const digest = new DigestAuth(store.digest, REALM, nonceTtlSeconds, async (username) => {
+    const parsed = parseEmailAddress(username);
+    return parsed.ok ? store.accounts.findByEmailKey(parsed.email.key) : null;
+  });
+  await digest.init();
+
+  const sweeper = setInterval(() => {
+    digest.sweep().catch((error: unknown) => app.log.warn({ err: error }, 'expired Digest nonces could not be deleted'));
+  }, NONCE_SWEEP_MS);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
+
+  return digest;
 }

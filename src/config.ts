@@ -24,6 +24,9 @@ export interface Config {
   /** How long a node owns a claimed outbox message before another may take it. */
   mailLeaseSeconds: number;
   hash: HashSettings;
+  /** Whether HTTP Digest is accepted; it needs a password-equivalent hash stored per account. */
+  digestAuth: boolean;
+  digestNonceTtlSeconds: number;
 }
 
 export interface HashSettings {
@@ -70,6 +73,8 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     mailMaxAttempts: integer(env, 'MAIL_MAX_ATTEMPTS', 8, 1, 100),
     mailPollMilliseconds: integer(env, 'MAIL_POLL_MS', 1000, 10, 600000),
     mailLeaseSeconds: integer(env, 'MAIL_LEASE_SECONDS', 60, 1, 3600),
+    digestAuth: onOff(env, 'DIGEST_AUTH', false),
+    digestNonceTtlSeconds: integer(env, 'DIGEST_NONCE_TTL_SECONDS', 300, 1, 86400),
     hash: {
       memoryKib: integer(env, 'HASH_MEMORY_KIB', MIN_HASH_MEMORY_KIB, MIN_HASH_MEMORY_KIB, 4 * 1024 * 1024),
       timeCost: integer(env, 'HASH_TIME_COST', MIN_HASH_TIME_COST, MIN_HASH_TIME_COST, 100),
@@ -97,6 +102,15 @@ function integer(env: Environment, name: string, fallback: number, min: number, 
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
   }
   return Number(value);
+}
+
+function onOff(env: Environment, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+
+  if (['on', 'true', '1'].includes(value.toLowerCase())) return true;
+  if (['off', 'false', '0'].includes(value.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be on or off`);
 }
 
 function oneOf(env: Environment, name: string, fallback: string, choices: string[]): string {

@@ -12,6 +12,11 @@ import { parseEmailAddress } from './email-address.js';
 
 type AccountSettings = Pick<Config, 'publicUrl' | 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
 
+/** Makes the HTTP Digest hashes of a password; absent while Digest is disabled. */
+export interface DigestHasher {
+  hashesFor(email: string, password: string): { md5: string; sha256: string };
+}
+
 /** Sign-up and credential checks: the parts of the accounts feature that need no HTTP. */
 export class AccountService {
   private readonly messageHost: string;
@@ -21,6 +26,7 @@ export class AccountService {
     private readonly hasher: PasswordHasher,
     private readonly settings: AccountSettings,
     private readonly onMailQueued: () => void,
+    private readonly digest: DigestHasher | null = null,
   ) {
     this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
   }
@@ -63,8 +69,14 @@ export class AccountService {
     const parsed = parseEmailAddress(username);
     const account = parsed.ok ? await this.store.accounts.findByEmailKey(parsed.email.key) : null;
     const matches = await this.hasher.verify(account?.passwordHash ?? null, password);
+    if (!matches || account?.state !== 'active') return null;
 
-    return matches && account?.state === 'active' ? account : null;
+    // Accounts whose password was set while Digest was off get their Digest hashes at the next login.
+    if (this.digest && (!account.digestHa1.md5 || !account.digestHa1.sha256)) {
+      const hashes = this.digest.hashesFor(account.email, password);
+      await this.store.accounts.setDigestHashes(account.uuid, hashes.md5, hashes.sha256);
+    }
+    return account;
   }
 
   private async mailExistingOwner(stores: Stores, account: Account, now: number): Promise<boolean> {

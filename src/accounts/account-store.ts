@@ -11,6 +11,8 @@ export interface Account {
   promo: string | null;
   createdAt: number;
   confirmedAt: number | null;
+  /** Digest hashes (H(email:realm:password)) by algorithm; null until written while Digest is enabled. */
+  digestHa1: { md5: string | null; sha256: string | null };
 }
 
 export interface NewAccount {
@@ -29,4 +31,6 @@ export interface AccountStore {
   findByUuid(uuid: string): Promise<Account | null>;
   /** Sets the password hash and makes a pending account active; an active one keeps its state. */
   setPassword(uuid: string, passwordHash: string, now: number): Promise<void>;
+  /** Stores the HTTP Digest hashes of an account, or clears them with nulls. */
+  setDigestHashes(uuid: string, md5: string | null, sha256: string | null): Promise<void>;
 }

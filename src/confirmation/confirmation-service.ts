@@ -1,4 +1,5 @@
 import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
+import type { DigestHasher } from '../accounts/account-service.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import { passwordPolicyViolation } from '../passwords/password-policy.js';
 import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
@@ -18,6 +19,7 @@ export class ConfirmationService {
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionService,
+    private readonly digest: DigestHasher | null = null,
   ) {}
 
   /** Checks a token without using it up, as the confirmation page does when it opens. */
@@ -39,6 +41,8 @@ export class ConfirmationService {
 
     // Hashing happens before the transaction so that no lock is held for the length of a hash.
     const passwordHash = await this.hasher.hash(password);
+    // Without Digest enabled any old Digest hashes are cleared, since they belong to a replaced password.
+    const digestHashes = this.digest?.hashesFor(account.email, password) ?? { md5: null, sha256: null };
 
     return this.store.transaction(async (stores) => {
       // Of several requests racing with one token, only the one whose UPDATE changes the row goes on.
@@ -47,6 +51,7 @@ export class ConfirmationService {
       }
 
       await stores.accounts.setPassword(account.uuid, passwordHash, now);
+      await stores.accounts.setDigestHashes(account.uuid, digestHashes.md5, digestHashes.sha256);
       await stores.tokens.invalidateAll(account.uuid, now);
       await stores.sessions.deleteAllOf(account.uuid);
       const session = await this.sessions.start(account.uuid, client, now, stores.sessions);

@@ -1,31 +1,37 @@
 import type { FastifyRequest } from 'fastify';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { DigestAuth } from '../digest/digest-auth.js';
 import type { SessionRecord } from '../sessions/session-store.js';
 import type { SessionService } from '../sessions/session-service.js';
-import { notAuthenticatedError, type ApiError } from './api-error.js';
+import { notAuthenticatedError, type ApiError, validationError } from './api-error.js';
 import { sessionIdOf } from './session-cookies.js';
 
 /** Who made a request, and how they proved it. */
 export type Caller =
   | { accountUuid: string; via: 'session'; session: SessionRecord }
-  | { accountUuid: string; via: 'basic' };
+  | { accountUuid: string; via: 'basic' | 'digest' };
 
 export const REALM = 'sigma-accounts';
 
 const callers = new WeakMap<FastifyRequest, Promise<Caller | null>>();
 
 /**
- * The one authentication step of every protected route: the `Authorization` header first (HTTP Basic),
- * then the session cookie. Routes call it and never parse credentials themselves.
+ * The one authentication step of every protected route: the `Authorization` header first (HTTP Basic, or
+ * Digest when enabled), then the session cookie. Routes call it and never parse credentials themselves.
  */
 export class Authenticator {
   constructor(
     private readonly accounts: AccountService,
     private readonly sessions: SessionService,
+    /** Null while Digest is disabled. */
+    private readonly digest: DigestAuth | null,
   ) {}
 
-  /** Returns the caller, or null when the request carries no valid credentials. Computed once per request. */
+  /**
+   * Returns the caller, or null when the request carries no valid credentials. Computed once per request.
+   * Throws 401 for a Digest header with an expired nonce and 400 for one naming another request target.
+   */
   identify(request: FastifyRequest): Promise<Caller | null> {
     let caller = callers.get(request);
     if (!caller) {
@@ -42,15 +48,16 @@ export class Authenticator {
     return caller;
   }
 
-  challenge(message?: string): ApiError {
-    return notAuthenticatedError([`Basic realm="${REALM}", charset="UTF-8"`], message);
+  challenge(message?: string, stale = false): ApiError {
+    const challenges = [`Basic realm="${REALM}", charset="UTF-8"`, ...(this.digest?.challenges(stale) ?? [])];
+    return notAuthenticatedError(challenges, message);
   }
 
   private async resolve(request: FastifyRequest): Promise<Caller | null> {
     const header = request.headers.authorization;
     if (header !== undefined) {
       // A request that sends credentials is judged by them alone, never by a cookie that came along.
-      return this.fromAuthorization(header);
+      return this.fromAuthorization(header, request);
     }
 
     const sessionId = sessionIdOf(request);
@@ -60,7 +67,21 @@ export class Authenticator {
     return session ? { accountUuid: session.accountUuid, via: 'session', session } : null;
   }
 
-  private async fromAuthorization(header: string): Promise<Caller | null> {
+  private async fromAuthorization(header: string, request: FastifyRequest): Promise<Caller | null> {
+    if (this.digest && /^Digest\s/i.test(header)) {
+      const outcome = await this.digest.verify({ header, method: request.method, target: request.url });
+      switch (outcome.kind) {
+        case 'authenticated':
+          return { accountUuid: outcome.account.uuid, via: 'digest' };
+        case 'stale':
+          throw this.challenge('the Digest nonce has expired; repeat the request with the new nonce', true);
+        case 'wrong-uri':
+          throw validationError(null, 'the Digest uri parameter must be the request target, path and query string');
+        default:
+          return null;
+      }
+    }
+
     const credentials = parseBasic(header);
     if (!credentials) return null;
 

@@ -49,6 +49,10 @@ export class KyselyAccountStore implements AccountStore {
       .where('uuid', '=', uuid)
       .execute();
   }
+
+  async setDigestHashes(uuid: string, md5: string | null, sha256: string | null): Promise<void> {
+    await this.db.updateTable('accounts').set({ digest_ha1_md5: md5, digest_ha1_sha256: sha256 }).where('uuid', '=', uuid).execute();
+  }
 }
 
 function toAccount(row: Selectable<AccountTable>): Account {
@@ -61,5 +65,6 @@ function toAccount(row: Selectable<AccountTable>): Account {
     promo: row.promo,
     createdAt: row.created_at,
     confirmedAt: row.confirmed_at,
+    digestHa1: { md5: row.digest_ha1_md5, sha256: row.digest_ha1_sha256 },
   };
 }

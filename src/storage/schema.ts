@@ -9,6 +9,8 @@ export interface Database {
   sessions: SessionTable;
   outbox: OutboxTable;
   mail_throttle: MailThrottleTable;
+  digest_nonces: DigestNonceTable;
+  server_secrets: ServerSecretTable;
 }
 
 export type AccountState = 'pending' | 'active' | 'disabled';
@@ -25,6 +27,14 @@ export interface AccountTable {
   created_at: number;
   confirmed_at: number | null;
   password_changed_at: number | null;
+  /** Writable profile fields, a JSON object; fields never written are absent and read as their defaults. */
+  profile: Generated<string>;
+  /** The profile's `state`: NEW_USER, TRIAL or REGULAR. */
+  profile_state: Generated<string>;
+  /** Hex MD5 of "email:realm:password", for HTTP Digest. */
+  digest_ha1_md5: string | null;
+  /** Hex SHA-256 of "email:realm:password", for HTTP Digest (RFC 7616). */
+  digest_ha1_sha256: string | null;
 }
 
 export type TokenPurpose = 'confirm';
@@ -71,4 +81,18 @@ export interface OutboxTable {
 export interface MailThrottleTable {
   email_key: string;
   last_sent_at: number;
+}
+
+export interface DigestNonceTable {
+  nonce: string;
+  /** The highest nonce count (`nc`) accepted with this nonce: a request must send a higher one. */
+  last_count: number;
+  expires_at: number;
+}
+
+/** Random keys made once per database, so that every node sharing it signs and checks the same way. */
+export interface ServerSecretTable {
+  name: string;
+  value: string;
+  created_at: number;
 }

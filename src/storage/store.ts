@@ -1,10 +1,14 @@
 import type { AccountStore } from '../accounts/account-store.js';
 import type { TokenStore } from '../confirmation/token-store.js';
+import type { DigestStore } from '../digest/digest-store.js';
 import type { OutboxStore } from '../mail/outbox-store.js';
+import type { ProfileStore } from '../profile/profile-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
+import { KyselyDigestStore } from './kysely-digest-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
+import { KyselyProfileStore } from './kysely-profile-store.js';
 import { KyselySessionStore } from './kysely-session-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import type { Database } from './schema.js';
@@ -16,6 +20,8 @@ export interface Stores {
   tokens: TokenStore;
   sessions: SessionStore;
   outbox: OutboxStore;
+  profiles: ProfileStore;
+  digest: DigestStore;
 }
 
 /** The stores of one database, and the way to run several of their calls in one transaction. */
@@ -56,5 +62,7 @@ function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
     tokens: new KyselyTokenStore(db),
     sessions: new KyselySessionStore(db),
     outbox: new KyselyOutboxStore(db, dialect),
+    profiles: new KyselyProfileStore(db, dialect),
+    digest: new KyselyDigestStore(db),
   };
 }

@@ -1,10 +1,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 
 import * as initial from './001-initial.js';
+import * as profileAndDigest from './002-profile-and-digest.js';
 
 // Listed in code rather than read from a folder, so that a bundled or packed build finds every migration.
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
+  '002-profile-and-digest': profileAndDigest,
 };
 
 export const migrationProvider: MigrationProvider = {

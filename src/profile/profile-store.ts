@@ -1,0 +1,17 @@
+/** What the profile feature reads of an account. */
+export interface StoredProfile {
+  uuid: string;
+  email: string;
+  createdAt: number;
+  state: string;
+  /** Writable fields that were ever written. */
+  values: Record<string, unknown>;
+}
+
+/** Persistence of account profiles, owned by the profile feature. */
+export interface ProfileStore {
+  /** With `forUpdate`, the row stays locked until the transaction of the store ends. */
+  find(accountUuid: string, options?: { forUpdate?: boolean }): Promise<StoredProfile | null>;
+  /** Replaces the written fields of the profile with `values`. */
+  save(accountUuid: string, values: Record<string, unknown>): Promise<void>;
+}
