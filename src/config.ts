@@ -49,7 +49,7 @@ const MIN_HASH_TIME_COST = 2;
 
 /** Reads and validates every setting; throws ConfigError naming the first bad one. */
 export function loadConfig(env: Environment = process.env): Readonly<Config> {
-  const host = text(env, 'HOST', '127.0.0.1');
+  const host = hostName(env);
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const dataDir = path.resolve(text(env, 'DATA_DIR', './data'));
   const databaseUrl = databaseLocation(env, dataDir);
@@ -92,6 +92,14 @@ function raw(env: Environment, name: string): string | undefined {
 
 function text(env: Environment, name: string, fallback: string): string {
   return raw(env, name) ?? fallback;
+}
+
+function hostName(env: Environment): string {
+  const value = text(env, 'HOST', '127.0.0.1');
+  if (isIP(value) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value)) {
+    throw new ConfigError('HOST must be an IP address or a host name such as 127.0.0.1, 0.0.0.0 or localhost');
+  }
+  return value;
 }
 
 function integer(env: Environment, name: string, fallback: number, min: number, max: number): number {
@@ -155,7 +163,7 @@ function smtpLocation(env: Environment): string | null {
 
 function mailbox(env: Environment, name: string, fallback: string): string {
   const value = raw(env, name) ?? fallback;
-  if (/[\r\n]/.test(value) || !/[^\s<@]+@[^\s>@]+\.[^\s>@]+/.test(value)) {
+  if (/[\r\n]/.test(value) || !/[^\s<@]+@[^\s>@]+/.test(value)) {
     throw new ConfigError(`${name} must be an address such as "Name <no-reply@example.com>"`);
   }
   return value;

@@ -96,7 +96,7 @@ export class AccountService {
     const ttl = this.settings.confirmTokenTtlSeconds;
     const token = await issueConfirmationToken(stores.tokens, uuid, now, ttl);
     const link = confirmationLink(this.settings.publicUrl, token);
-    await stores.outbox.enqueue(confirmationMessage(address, link, Math.round(ttl / 3600), this.messageHost), now);
+    await stores.outbox.enqueue(confirmationMessage(address, link, ttl, this.messageHost), now);
     return true;
   }
 

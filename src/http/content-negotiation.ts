@@ -1,25 +1,66 @@
 import accepts from '@fastify/accepts';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-import { ApiError } from './api-error.js';
+import { ApiError, validationError } from './api-error.js';
 
-const API_TYPES = ['application/json'];
+// Media types of API responses. The order breaks ties in Accept, so that the wildcards (any type, or any
+// application type) get JSON.
+export const RESPONSE_TYPES = ['application/json', 'application/xml', 'text/xml'] as const;
+export type ResponseType = (typeof RESPONSE_TYPES)[number];
 
-/** Rejects with 406 an API request whose `Accept` header admits no type the API can send. */
+const DEFAULT_TYPE: ResponseType = 'application/json';
+
+/** Values of the `format` query parameter. */
+const FORMATS: Record<string, ResponseType> = { json: 'application/json', xml: 'application/xml' };
+
+const responseTypes = new WeakMap<FastifyRequest, ResponseType>();
+
+/**
+ * Chooses the response type of every API request. An unknown `?format=` is rejected with a 400 on `format`,
+ * and an `Accept` header that matches none of RESPONSE_TYPES with a 406.
+ */
 export async function registerContentNegotiation(app: FastifyInstance): Promise<void> {
   await app.register(accepts);
 
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/') || request.headers.accept === undefined) return;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/api/')) return;
 
-    if (request.accepts().type(API_TYPES) === false) {
-      throw new ApiError(406, [
-        {
-          error_type: 'validation',
-          error_message: `Accept admits none of the types this API sends: ${API_TYPES.join(', ')}`,
-          error_point: null,
-        },
-      ]);
-    }
+    reply.header('Vary', 'Accept');
+    responseTypes.set(request, chooseResponseType(request));
   });
+}
+
+/** Returns the response type chosen for `request`, or JSON when none was chosen (for example before routing). */
+export function responseTypeOf(request: FastifyRequest): ResponseType {
+  return responseTypes.get(request) ?? DEFAULT_TYPE;
+}
+
+function chooseResponseType(request: FastifyRequest): ResponseType {
+  // The query parameter is for people typing URLs into a browser, whose Accept they cannot change, so it
+  // wins over Accept. Of repeated parameters the last one counts.
+  const query = request.query as Record<string, unknown>;
+  const format = [query.format].flat().at(-1);
+  if (format !== undefined) {
+    const name = String(format).toLowerCase();
+    const type = Object.hasOwn(FORMATS, name) ? FORMATS[name] : undefined;
+    if (!type) throw validationError('format', `format must be json or xml, not "${String(format).slice(0, 64)}"`);
+    return type;
+  }
+
+  if (request.headers.accept === undefined) return DEFAULT_TYPE;
+
+  // NOTE: the accepts package ranks types by quality, then specificity, then order in the header, so
+  // `Accept: application/xml, application/json` gets XML. CloudSigma documents JSON for that case.
+  const type = request.accepts().type([...RESPONSE_TYPES]);
+  if (type === false) {
+    const accept = request.headers.accept.slice(0, 128);
+    throw new ApiError(406, [
+      {
+        error_type: 'validation',
+        error_message: `Accept "${accept}" matches no response type of this API. Send an Accept header with one of ${RESPONSE_TYPES.join(', ')} or */*, or add ?format=json to the URL.`,
+        error_point: null,
+      },
+    ]);
+  }
+  return type as ResponseType;
 }

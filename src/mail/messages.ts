@@ -5,7 +5,8 @@ import type { OutgoingMessage } from './outbox-store.js';
 export const PRODUCT_NAME = 'sigma-accounts';
 
 /** The message that carries a link to set the first password of a new account. */
-export function confirmationMessage(recipient: string, link: string, validHours: number, messageHost: string): OutgoingMessage {
+export function confirmationMessage(recipient: string, link: string, validSeconds: number, messageHost: string): OutgoingMessage {
+  const validFor = duration(validSeconds);
   const subject = `Confirm your ${PRODUCT_NAME} account`;
   const text = [
     'Hello,',
@@ -15,7 +16,7 @@ export function confirmationMessage(recipient: string, link: string, validHours:
     '',
     link,
     '',
-    `The link works once and expires in ${validHours} hours. If you did not sign up, ignore this message:`,
+    `The link works once and expires in ${validFor}. If you did not sign up, ignore this message:`,
     'no account is created without the link.',
   ].join('\n');
 
@@ -28,7 +29,7 @@ export function confirmationMessage(recipient: string, link: string, validHours:
     button(link, 'Confirm and set a password'),
     paragraph(`Or copy this address into your browser: ${escapeHtml(link)}`),
     paragraph(
-      `The link works once and expires in ${validHours} hours. If you did not sign up, ignore this message: ` +
+      `The link works once and expires in ${validFor}. If you did not sign up, ignore this message: ` +
         'no account is created without the link.',
     ),
   ]);
@@ -60,6 +61,19 @@ export function existingAccountMessage(recipient: string, loginHint: string, mes
   ]);
 
   return message(recipient, subject, text, html, messageHost);
+}
+
+/** Writes a number of seconds in the largest unit (days, hours, minutes) that divides it, else in minutes. */
+function duration(seconds: number): string {
+  const units: Array<[string, number]> = [['day', 86400], ['hour', 3600], ['minute', 60]];
+  for (const [unit, size] of units) {
+    if (seconds >= size && seconds % size === 0) return plural(seconds / size, unit);
+  }
+  return plural(Math.max(1, Math.floor(seconds / 60)), 'minute');
+}
+
+function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
 function message(recipient: string, subject: string, textBody: string, htmlBody: string, messageHost: string): OutgoingMessage {
