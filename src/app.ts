@@ -12,6 +12,7 @@ import { registerConfirmPage } from './confirmation/confirm-page.js';
 import { ConfirmationService } from './confirmation/confirmation-service.js';
 import { DigestAuth } from './digest/digest-auth.js';
 import { Authenticator, REALM } from './http/authentication.js';
+import { answerClientError } from './http/client-errors.js';
 import { registerErrorHandler, sendError, toApiError } from './http/error-handler.js';
 import { registerContentNegotiation } from './http/content-negotiation.js';
 import { registerFormats } from './http/formats.js';
@@ -46,7 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.trustedProxies === false ? false : config.trustedProxies,
     routerOptions: { ignoreTrailingSlash: true },
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // During a graceful stop, requests on open connections are still served rather than refused.
+    return503OnClosing: false,
+    clientErrorHandler: answerClientError,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Errors found before routing, such as a malformed percent-escape in the URL, leave as error lists too.

@@ -25,7 +25,9 @@ const FIELD_MAX_LENGTH = 1024;
 
 const credentials = {
   username: { type: 'string', maxLength: FIELD_MAX_LENGTH },
-  password: { type: 'string', maxLength: FIELD_MAX_LENGTH * 4 },
+  // No length limit here: confirm answers an overlong password with the policy's message, and login with
+  // the same 401 as any other wrong password.
+  password: { type: 'string' },
 };
 const noFields = { type: 'object', properties: {}, additionalProperties: false } as const;
 
@@ -63,6 +65,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
       const outcome = await confirmation.confirm(body.token, body.password, clientOf(request), Date.now());
       if (!outcome.ok) throw validationError(outcome.field, outcome.reason);
 
+      // Like login, confirm replaces whatever session the browser had, so it never keeps two.
+      const presented = sessionIdOf(request);
+      if (presented) await sessions.endById(presented);
+
       setSessionCookies(request, reply, outcome.session, deps.sessionTtlSeconds);
       return { uuid: outcome.accountUuid };
     },
@@ -87,10 +93,12 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
   const logout: Action<Record<string, never>> = {
     body: noFields,
     handle: async (request, reply) => {
-      const caller = await authenticator.identify(request);
-      if (caller?.via === 'session') {
-        assertCsrf(request, caller, sessions, deps.publicUrl);
-        await sessions.end(caller.session);
+      // The session of the cookie ends even when an Authorization header came along, but only with the
+      // session's CSRF token, because the cookie is ambient authority.
+      const session = await authenticator.sessionOf(request);
+      if (session) {
+        assertCsrf(request, { accountUuid: session.accountUuid, via: 'session', session }, sessions, deps.publicUrl);
+        await sessions.end(session);
       }
 
       clearSessionCookies(request, reply);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { confirmationLink, issueConfirmationToken } from '../confirmation/confirmation-tokens.js';
 import { confirmationMessage, existingAccountMessage } from '../mail/messages.js';
-import { MAX_PASSWORD_BYTES } from '../passwords/password-policy.js';
+import { MAX_PASSWORD_BYTES, normalizePassword } from '../passwords/password-policy.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { Store, Stores } from '../storage/store.js';
 import type { Account } from './account-store.js';
@@ -64,7 +64,8 @@ export class AccountService {
    * unknown address from a wrong password or an unconfirmed account.
    */
   async authenticate(username: string, password: string): Promise<Account | null> {
-    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return null;
+    // Measured after NFC, as the policy measures it when the password is set.
+    if (Buffer.byteLength(normalizePassword(password), 'utf8') > MAX_PASSWORD_BYTES) return null;
 
     const parsed = parseEmailAddress(username);
     const account = parsed.ok ? await this.store.accounts.findByEmailKey(parsed.email.key) : null;

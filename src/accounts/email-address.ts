@@ -44,7 +44,10 @@ export function parseEmailAddress(input: string): ParsedEmail {
 
   const domain = domainToASCII(trimmed.slice(at + 1).toLowerCase());
   const labels = domain.split('.');
-  if (domain === '' || labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label))) {
+  // A numeric last label means an IP address (domainToASCII rewrites forms such as 1.2 to 1.0.0.2), and
+  // address literals are not accepted.
+  const topLevel = labels[labels.length - 1] ?? '';
+  if (domain === '' || labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label)) || /^\d+$/.test(topLevel)) {
     return { ok: false, reason: 'email must end in a valid domain name such as example.com' };
   }
 

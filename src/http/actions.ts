@@ -24,6 +24,7 @@ export function registerActions(app: FastifyInstance, resourceUrl: string, actio
       const query = request.query as Record<string, unknown>;
       const name = query.do;
 
+      if (Array.isArray(name)) throw validationError('do', 'do must be given once');
       if (typeof name !== 'string' || name === '') {
         throw validationError('do', `do is required: one of ${names.join(', ')}`);
       }

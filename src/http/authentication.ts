@@ -14,6 +14,8 @@ export type Caller =
 
 export const REALM = 'sigma-accounts';
 
+const SCHEMES = /^\s*(Basic|Digest)(\s|$)/i;
+
 const callers = new WeakMap<FastifyRequest, Promise<Caller | null>>();
 
 /**
@@ -53,17 +55,21 @@ export class Authenticator {
     return notAuthenticatedError(challenges, message);
   }
 
+  /** Returns the live session of the request's session cookie, whatever else the request carries. */
+  async sessionOf(request: FastifyRequest): Promise<SessionRecord | null> {
+    const sessionId = sessionIdOf(request);
+    return sessionId ? this.sessions.resolve(sessionId, Date.now()) : null;
+  }
+
   private async resolve(request: FastifyRequest): Promise<Caller | null> {
     const header = request.headers.authorization;
-    if (header !== undefined) {
-      // A request that sends credentials is judged by them alone, never by a cookie that came along.
+    if (header !== undefined && SCHEMES.test(header)) {
+      // A request that sends credentials of a known scheme is judged by them alone, never by a cookie that
+      // came along. Other schemes are ignored, so the cookie still counts.
       return this.fromAuthorization(header, request);
     }
 
-    const sessionId = sessionIdOf(request);
-    if (!sessionId) return null;
-
-    const session = await this.sessions.resolve(sessionId, Date.now());
+    const session = await this.sessionOf(request);
     return session ? { accountUuid: session.accountUuid, via: 'session', session } : null;
   }
 

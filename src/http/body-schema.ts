@@ -5,6 +5,10 @@ import { validationErrors } from './api-error.js';
 // Types are never coerced and unknown fields are never dropped silently: a wrong body is an error.
 const ajv = new Ajv({ allErrors: true, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: true });
 
+// A body with thousands of unknown keys gets an answer of bounded size.
+export const MAX_REPORTED_ERRORS = 20;
+const MAX_NAME_LENGTH = 64;
+
 /** JSON Schema of a request body: an object with the listed fields. */
 export interface BodySchema {
   type: 'object';
@@ -21,7 +25,7 @@ export function bodyValidator<T>(schema: BodySchema): (body: unknown) => T {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw validationErrors([{ point: null, message: 'request body must be a JSON object' }]);
     }
-    if (!validate(body)) throw validationErrors((validate.errors ?? []).map(describe));
+    if (!validate(body)) throw validationErrors((validate.errors ?? []).slice(0, MAX_REPORTED_ERRORS).map(describe));
     return body as T;
   };
 }
@@ -31,11 +35,11 @@ function describe(error: ErrorObject): { point: string | null; message: string }
 
   switch (error.keyword) {
     case 'required': {
-      const missing = String(error.params.missingProperty);
+      const missing = String(error.params.missingProperty).slice(0, MAX_NAME_LENGTH);
       return { point: missing, message: `${missing} is required` };
     }
     case 'additionalProperties': {
-      const unknown = String(error.params.additionalProperty);
+      const unknown = String(error.params.additionalProperty).slice(0, MAX_NAME_LENGTH);
       return { point: unknown, message: `${unknown} is not a known field` };
     }
     case 'type': {

@@ -1,6 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+import { isStoreUnavailable } from '../storage/store-errors.js';
 import { ApiError, type ErrorEntry, notFoundError, validationError } from './api-error.js';
+
+/** Seconds a client should wait before retrying after the store was unavailable. */
+const STORE_RETRY_AFTER_SECONDS = 2;
 
 /**
  * Installs the one place where errors become responses: every failure leaves as a CloudSigma error list,
@@ -33,6 +37,15 @@ export function toApiError(error: FastifyError, requestId: string, bodyLimitByte
       return validationError(null, 'request URL is malformed');
   }
 
+  if (isStoreUnavailable(error)) {
+    return new ApiError(
+      503,
+      [{ error_type: 'database', error_message: 'the database is unavailable; retry the request later', error_point: null }],
+      { 'Retry-After': String(STORE_RETRY_AFTER_SECONDS) },
+      error,
+    );
+  }
+
   // Other errors that Fastify marks as the client's (for example an aborted upload) keep their status.
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
@@ -47,16 +60,24 @@ function entry(message: string): ErrorEntry {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): void {
-  // 4xx are the client's mistakes and logged at info; a 5xx is ours, logged with its cause.
-  if (error.status >= 500) {
+  // 4xx are the client's mistakes and logged at info; a 5xx is ours, logged with its cause. Messages are
+  // left out because they may quote what the client sent, such as an email address.
+  if (error.status === 503) {
+    request.log.warn({ err: error.cause ?? error }, 'store unavailable');
+  } else if (error.status >= 500) {
     request.log.error({ err: error.cause ?? error }, 'request failed');
   } else {
-    request.log.info({ statusCode: error.status, errors: error.entries }, 'request rejected');
+    const errors = error.entries.map((entry) => ({ type: entry.error_type, point: loggablePoint(entry.error_point) }));
+    request.log.info({ statusCode: error.status, errors }, 'request rejected');
   }
 
   // Errors Fastify raises before routing (a malformed URL) skip the hooks, so the id is set here too.
   reply.header('X-REQUEST-ID', request.id);
   reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(error.entries);
+}
+
+function loggablePoint(point: string | null): string | null {
+  return point === null || /^[A-Za-z0-9_.]{1,64}$/.test(point) ? point : '(other)';
 }
 
 function pathOf(url: string): string {

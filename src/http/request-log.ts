@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 /**
  * Returns the request id on every response as `X-REQUEST-ID` and logs one line per request. The line
- * carries the path but never the query string or headers, which can hold tokens and credentials.
+ * carries the route but never the query string or headers, which can hold tokens and credentials.
  */
 export function registerRequestLog(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
@@ -11,12 +11,13 @@ export function registerRequestLog(app: FastifyInstance): void {
 
   app.addHook('onResponse', async (request, reply) => {
     const query = request.query as Record<string, unknown> | undefined;
-    const action = typeof query?.do === 'string' ? query.do.slice(0, 64) : undefined;
+    const action = typeof query?.do === 'string' && /^[a-z_]{1,64}$/.test(query.do) ? query.do : undefined;
 
     request.log.info(
       {
         method: request.method,
-        path: request.url.split('?', 1)[0]?.slice(0, 256),
+        // The route pattern, not the path: an unknown path may hold anything, such as an email address.
+        route: request.routeOptions.url ?? '(no route)',
         action,
         statusCode: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,

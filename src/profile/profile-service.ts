@@ -1,6 +1,7 @@
 import countries from 'i18n-iso-countries';
 
 import { validationErrors } from '../http/api-error.js';
+import { MAX_REPORTED_ERRORS } from '../http/body-schema.js';
 import type { Store } from '../storage/store.js';
 import { META_LIMITS, PROFILE_FIELDS, type ProfileField } from './profile-fields.js';
 import type { StoredProfile } from './profile-store.js';
@@ -79,7 +80,8 @@ function validateUpdate(body: unknown): Record<string, unknown> {
   for (const [name, value] of Object.entries(body)) {
     const field = Object.hasOwn(PROFILE_FIELDS, name) ? PROFILE_FIELDS[name] : undefined;
     if (!field) {
-      problems.push({ point: name.slice(0, 64), message: `${name.slice(0, 64)} is not a profile field` });
+      const shown = name.slice(0, 64);
+      problems.push({ point: shown, message: `${shown} is not a profile field` });
       continue;
     }
     if (field.readonly) continue;
@@ -89,7 +91,7 @@ function validateUpdate(body: unknown): Record<string, unknown> {
     else changes[name] = normalize(name, value);
   }
 
-  if (problems.length > 0) throw validationErrors(problems);
+  if (problems.length > 0) throw validationErrors(problems.slice(0, MAX_REPORTED_ERRORS));
   return changes;
 }
 

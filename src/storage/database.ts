@@ -27,12 +27,13 @@ export function openDatabase(databaseUrl: string): DatabaseHandle {
     fs.mkdirSync(path.dirname(file), { recursive: true });
 
     const sqlite = new SqliteDatabase(file);
-    // WAL lets readers go on while one writer commits; busy_timeout waits for a lock held by another
-    // process (the command line) instead of failing at once.
+    // WAL lets readers go on while one writer commits. busy_timeout waits for a lock held by another
+    // process (the command line) before failing with SQLITE_BUSY, which clients get as a 503. The wait
+    // blocks the event loop, because better-sqlite3 is synchronous, so it is kept short.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('busy_timeout = 1000');
 
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     return { db, dialect: 'sqlite', description: `sqlite:${file}` };
