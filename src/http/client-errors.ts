@@ -11,7 +11,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /**
- * Answers a request that Node's HTTP parser rejected before Fastify saw it (oversized headers, a malformed
+ * Responds to a request that Node's HTTP parser rejected before Fastify saw it (oversized headers, a malformed
  * request line, a timeout) with a CloudSigma error list instead of Node's bare status line.
  */
 export function answerClientError(error: Error & { code?: string }, socket: Socket): void {

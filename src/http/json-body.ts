@@ -36,7 +36,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     try {
       value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
     } catch (error) {
-      // secure-json-parse reports a forbidden key as a SyntaxError too, so the message tells them apart.
+      // secure-json-parse reports a forbidden key as a SyntaxError too, so its message separates the two cases.
       const forbidden = error instanceof Error && /forbidden|prototype/i.test(error.message);
       const reason = forbidden ? 'request body contains a forbidden key such as __proto__' : 'request body is not valid JSON';
       done(validationError(null, reason), undefined);

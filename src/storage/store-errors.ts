@@ -13,7 +13,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 // Messages of the pg driver and pool that carry no code.
 const POSTGRES_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|not queryable|connection error/i;
 
-/** Whether an error means that the store is unavailable, so that the client may retry later. */
+/** Returns whether an error means that the store is unavailable, so that the client may retry later. */
 export function isStoreUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
 
