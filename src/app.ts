@@ -20,6 +20,7 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { registerRequestLog } from './http/request-log.js';
 import type { PasswordHasher } from './passwords/password-hasher.js';
 import { registerProfileRoutes } from './profile/profile-routes.js';
+import { registerHealthRoutes } from './health/health-routes.js';
 import { ProfileService } from './profile/profile-service.js';
 import { SessionService } from './sessions/session-service.js';
 import type { Store } from './storage/store.js';
@@ -89,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerConfirmPage(app, confirmation);
   registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
+  registerHealthRoutes(app, store);
 
   return app;
 }

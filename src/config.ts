@@ -8,6 +8,10 @@ export interface Config {
   dataDir: string;
   /** `sqlite:` path of the embedded store, or a `postgres://` URL. */
   databaseUrl: string;
+  /** PostgreSQL only: connections per node, and limits on one statement and on waiting for a connection. */
+  databasePoolSize: number;
+  databaseStatementTimeoutMs: number;
+  databaseConnectTimeoutMs: number;
   publicUrl: string;
   smtpUrl: string | null;
   mailFrom: string;
@@ -61,6 +65,9 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     port,
     dataDir,
     databaseUrl,
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600000),
+    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600000),
     publicUrl,
     smtpUrl,
     mailFrom: mailbox(env, 'MAIL_FROM', `sigma-accounts <no-reply@${new URL(publicUrl).hostname || 'localhost'}>`),

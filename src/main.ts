@@ -49,7 +49,7 @@ async function main(args: string[]): Promise<number> {
     case 'serve':
       return serve(config, logger);
     case 'migrate': {
-      const { db, description } = openDatabase(config.databaseUrl);
+      const { db, description } = openDatabase(config.databaseUrl, config);
       try {
         const applied = await migrateToLatest(db);
         logger.info({ store: description, applied }, 'migrations applied');

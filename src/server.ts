@@ -22,7 +22,9 @@ export interface RunningServer {
 
 /** Opens the store (running migrations), starts the mail worker and listens. */
 export async function startServer(config: Readonly<Config>, logger: Logger): Promise<RunningServer> {
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, config, (error) =>
+    logger.warn({ err: error }, 'database connection lost; the next query reconnects'),
+  );
   const transport = createMailTransport(config.smtpUrl, path.join(config.dataDir, 'mail'), config.mailFrom);
   const mailWorker = new MailWorker(
     store.outbox,

@@ -20,8 +20,16 @@ export interface DatabaseHandle {
 // BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless told.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+export interface PoolSettings {
+  databasePoolSize: number;
+  databaseStatementTimeoutMs: number;
+  databaseConnectTimeoutMs: number;
+}
+
+const DEFAULT_POOL: PoolSettings = { databasePoolSize: 10, databaseStatementTimeoutMs: 5000, databaseConnectTimeoutMs: 5000 };
+
 /** Opens the store named by a `sqlite:PATH` or `postgres://` URL. */
-export function openDatabase(databaseUrl: string): DatabaseHandle {
+export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_POOL, onPoolError?: (error: Error) => void): DatabaseHandle {
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -40,8 +48,17 @@ export function openDatabase(databaseUrl: string): DatabaseHandle {
   }
 
   const url = new URL(databaseUrl);
-  const pool = new pg.Pool({ connectionString: databaseUrl });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const connections = new pg.Pool({
+    connectionString: databaseUrl,
+    max: pool.databasePoolSize,
+    statement_timeout: pool.databaseStatementTimeoutMs,
+    connectionTimeoutMillis: pool.databaseConnectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle connection that the server drops (a restart, a failover) is reported here. Without a listener
+  // the pool's error event would end the process; the next query opens a new connection instead.
+  connections.on('error', (error) => onPoolError?.(error));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connections }) });
   return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}` };
 }
 

@@ -4,7 +4,7 @@ import type { DigestStore } from '../digest/digest-store.js';
 import type { OutboxStore } from '../mail/outbox-store.js';
 import type { ProfileStore } from '../profile/profile-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
-import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase } from './database.js';
+import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
 import { KyselyDigestStore } from './kysely-digest-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
@@ -12,7 +12,7 @@ import { KyselyProfileStore } from './kysely-profile-store.js';
 import { KyselySessionStore } from './kysely-session-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import type { Database } from './schema.js';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 /** The feature stores, bound either to the database or to one open transaction. */
 export interface Stores {
@@ -28,14 +28,16 @@ export interface Stores {
 export interface Store extends Stores {
   dialect: Dialect;
   description: string;
+  /** Checks that the database answers; throws when it does not. */
+  ping(): Promise<void>;
   /** Runs `work` in one transaction: every write in it is committed together or not at all. */
   transaction<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 /** Opens the database, brings its schema up to date and returns the stores over it. */
-export async function openStore(databaseUrl: string): Promise<Store> {
-  const handle = openDatabase(databaseUrl);
+export async function openStore(databaseUrl: string, pool?: PoolSettings, onPoolError?: (error: Error) => void): Promise<Store> {
+  const handle = openDatabase(databaseUrl, pool, onPoolError);
 
   try {
     await migrateToLatest(handle.db);
@@ -51,6 +53,9 @@ function storeOver(handle: DatabaseHandle): Store {
     ...storesOver(handle.db, handle.dialect),
     dialect: handle.dialect,
     description: handle.description,
+    ping: async () => {
+      await sql`select 1`.execute(handle.db);
+    },
     transaction: (work) => handle.db.transaction().execute((trx) => work(storesOver(trx, handle.dialect))),
     close: () => handle.db.destroy(),
   };

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import { databaseUrlFor, ensureDatabase } from './store.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -19,12 +20,22 @@ export function tempDataDir(): string {
 }
 
 /**
- * Starts the real server on an ephemeral loopback port over a real SQLite file. `env` overrides settings
- * the way the environment would; the default is a new data folder and the OWASP-minimum hash.
+ * Starts the real server on an ephemeral loopback port over a real database: a SQLite file, or with
+ * TEST_STORE=postgres a PostgreSQL database of its own. `env` overrides settings the way the environment
+ * would; the default is a new data folder and the OWASP-minimum hash.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, MAIL_POLL_MS: '50', LOG_LEVEL: 'info', ...env });
+  await ensureDatabase(dataDir);
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrlFor(dataDir),
+    MAIL_POLL_MS: '50',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
 
   const logLines: string[] = [];
   const sink = new Writable({

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+
+import { ApiError } from '../http/api-error.js';
+import { registerResource } from '../http/resource.js';
+import type { Store } from '../storage/store.js';
+
+// A readiness probe must answer quickly even when the database hangs.
+const PING_TIMEOUT_MS = 2000;
+
+/**
+ * Registers the probes of a load balancer or orchestrator: `/health/live` (the process serves HTTP) and
+ * `/health/ready` (the database answers and the node is not stopping).
+ */
+export function registerHealthRoutes(app: FastifyInstance, store: Store): void {
+  let stopping = false;
+  app.addHook('preClose', async () => {
+    stopping = true;
+  });
+
+  registerResource(app, '/health/live', {
+    GET: async () => ({ status: 'live' }),
+  });
+
+  registerResource(app, '/health/ready', {
+    GET: async (request) => {
+      if (stopping) throw unavailable('backend', 'the node is stopping');
+
+      try {
+        await withTimeout(store.ping(), PING_TIMEOUT_MS);
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed');
+        throw unavailable('database', 'the database is unavailable');
+      }
+      return { status: 'ready' };
+    },
+  });
+}
+
+function unavailable(type: 'backend' | 'database', message: string): ApiError {
+  return new ApiError(503, [{ error_type: type, error_message: message, error_point: null }], { 'Retry-After': '2' });
+}
+
+async function withTimeout<T>(work: Promise<T>, milliseconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${milliseconds} ms`)), milliseconds);
+  });
+
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
