@@ -6,9 +6,11 @@ import type { Logger } from 'pino';
 
 import { AccountService } from './accounts/account-service.js';
 import { parseEmailAddress } from './accounts/email-address.js';
-import { registerAccountRoutes } from './accounts/account-routes.js';
+import { accountActions } from './accounts/account-routes.js';
+import { registerActions } from './http/actions.js';
 import type { Config } from './config.js';
 import { registerConfirmPage } from './confirmation/confirm-page.js';
+import { registerPageAssets } from './pages/page.js';
 import { ConfirmationService } from './confirmation/confirmation-service.js';
 import { DigestAuth } from './digest/digest-auth.js';
 import { Authenticator, REALM } from './http/authentication.js';
@@ -80,14 +82,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const authenticator = new Authenticator(accounts, sessions, digest);
   const profiles = new ProfileService(store);
 
-  registerAccountRoutes(app, {
+  // Every feature contributes its actions to the one `/api/2.0/accounts/action/?do=` resource.
+  const accountDeps = {
     accounts,
     confirmation,
     sessions,
     authenticator,
     sessionTtlSeconds: config.sessionTtlSeconds,
     publicUrl: config.publicUrl,
+  };
+  registerActions(app, '/api/2.0/accounts/', {
+    ...accountActions(accountDeps),
   });
+  registerPageAssets(app);
   registerConfirmPage(app, confirmation);
   registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
   registerHealthRoutes(app, store);

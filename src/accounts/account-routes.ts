@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 
 import type { ConfirmationService } from '../confirmation/confirmation-service.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
-import { registerActions } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
@@ -31,8 +30,8 @@ const credentials = {
 };
 const noFields = { type: 'object', properties: {}, additionalProperties: false } as const;
 
-/** Registers `/api/2.0/accounts/action/?do=...`. */
-export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDeps): void {
+/** Returns the sign-up, login and session-check actions of `/api/2.0/accounts/action/?do=...`. */
+export function accountActions(deps: AccountRouteDeps): ActionTable {
   const { accounts, confirmation, sessions, authenticator } = deps;
 
   const create: Action<{ email: string; promo?: string | null }> = {
@@ -132,7 +131,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
     },
   };
 
-  const actions: ActionTable = {
+  return {
     create,
     confirm,
     login,
@@ -140,7 +139,6 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AccountRouteDe
     check_login: checkLogin,
     check_login_with_return_uuid: checkLoginWithReturnUuid,
   };
-  registerActions(app, '/api/2.0/accounts/', actions);
 }
 
 export function clientOf(request: FastifyRequest): ClientInfo {

@@ -9,6 +9,8 @@ export interface TokenRecord {
   createdAt: number;
   expiresAt: number;
   usedAt: number | null;
+  /** For `email` tokens: the address to switch to. */
+  newEmail?: string | null;
 }
 
 /** Persistence of single-use emailed tokens, kept only as digests. */

@@ -22,10 +22,10 @@ button[disabled] { opacity: .6; cursor: progress; }
 .ok { color: var(--ok); }
 `;
 
-export const CONFIRM_JS = `
+export const FORM_JS = `
 'use strict';
 (function () {
-  var form = document.getElementById('confirm-form');
+  var form = document.getElementById('action-form');
   var status = document.getElementById('status');
   if (!form || !status) return;
 
@@ -37,31 +37,36 @@ export const CONFIRM_JS = `
 
   form.addEventListener('submit', function (event) {
     event.preventDefault();
-    var password = form.elements.namedItem('password').value;
-    var repeat = form.elements.namedItem('repeat').value;
-    if (password !== repeat) {
+    var password = form.elements.namedItem('password');
+    var repeat = form.elements.namedItem('repeat');
+    if (password && repeat && password.value !== repeat.value) {
       show('error', 'The two passwords are not the same. Type the same password in both fields.');
       return;
     }
 
+    var body = {};
+    Array.prototype.forEach.call(form.querySelectorAll('input[name]'), function (input) {
+      if (input.name !== 'repeat') body[input.name] = input.value;
+    });
+
     var button = form.querySelector('button');
     button.disabled = true;
-    show('', 'Setting your password…');
+    show('', 'Sending…');
 
     fetch(form.getAttribute('data-action'), {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
-      body: JSON.stringify({ token: form.elements.namedItem('token').value, password: password })
+      body: JSON.stringify(body)
     }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (body) {
+      return response.json().catch(function () { return null; }).then(function (result) {
         if (response.ok) {
           form.hidden = true;
-          show('ok', 'Your password is set and you are logged in. You can close this page.');
+          show('ok', form.getAttribute('data-success'));
           return;
         }
-        var messages = Array.isArray(body) ? body.map(function (e) { return e.error_message; }) : [];
-        show('error', messages.length ? messages.join(' ') : 'The password could not be set (HTTP ' + response.status + '). Try again.');
+        var messages = Array.isArray(result) ? result.map(function (e) { return e.error_message; }) : [];
+        show('error', messages.length ? messages.join(' ') : 'The request failed (HTTP ' + response.status + '). Try again.');
         button.disabled = false;
       });
     }).catch(function () {

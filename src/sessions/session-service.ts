@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import { constantTimeEqual, digestOf, looksLikeSecret, newSecret } from '../crypto-tokens.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 
@@ -29,6 +31,7 @@ export class SessionService {
     const csrfToken = newSecret();
     const record: SessionRecord = {
       digest: digestOf(sessionId),
+      publicId: randomUUID(),
       accountUuid,
       csrfDigest: digestOf(csrfToken),
       createdAt: now,

@@ -1,5 +1,7 @@
 export interface SessionRecord {
   digest: string;
+  /** Names the session in the API, so that its owner can end it without ever seeing its id. */
+  publicId: string;
   accountUuid: string;
   csrfDigest: string;
   createdAt: number;

@@ -11,6 +11,7 @@ export class KyselySessionStore implements SessionStore {
       .insertInto('sessions')
       .values({
         digest: session.digest,
+        public_id: session.publicId,
         account_uuid: session.accountUuid,
         csrf_digest: session.csrfDigest,
         created_at: session.createdAt,
@@ -35,6 +36,8 @@ export class KyselySessionStore implements SessionStore {
     if (!row) return null;
     return {
       digest: row.digest,
+      // Sessions older than the public id get one derived from the digest, which cannot be turned back.
+      publicId: row.public_id ?? row.digest.slice(0, 32),
       accountUuid: row.account_uuid,
       csrfDigest: row.csrf_digest,
       createdAt: row.created_at,

@@ -16,6 +16,7 @@ export class KyselyTokenStore implements TokenStore {
         created_at: token.createdAt,
         expires_at: token.expiresAt,
         used_at: null,
+        new_email: token.newEmail ?? null,
       })
       .execute();
   }
@@ -36,6 +37,7 @@ export class KyselyTokenStore implements TokenStore {
       createdAt: row.created_at,
       expiresAt: row.expires_at,
       usedAt: row.used_at,
+      newEmail: row.new_email,
     };
   }
 

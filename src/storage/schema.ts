@@ -11,9 +11,11 @@ export interface Database {
   mail_throttle: MailThrottleTable;
   digest_nonces: DigestNonceTable;
   server_secrets: ServerSecretTable;
+  promo_codes: PromoCodeTable;
 }
 
-export type AccountState = 'pending' | 'active' | 'disabled';
+/** `deleted` marks an anonymised tombstone: no address, no password, no profile, only the uuid. */
+export type AccountState = 'pending' | 'active' | 'disabled' | 'deleted';
 
 export interface AccountTable {
   uuid: string;
@@ -35,9 +37,12 @@ export interface AccountTable {
   digest_ha1_md5: string | null;
   /** Hex SHA-256 of "email:realm:password", for HTTP Digest (RFC 7616). */
   digest_ha1_sha256: string | null;
+  deleted_at: number | null;
+  /** When the account's promo code was counted against its limit, at confirmation. */
+  promo_redeemed_at: number | null;
 }
 
-export type TokenPurpose = 'confirm';
+export type TokenPurpose = 'confirm' | 'reset' | 'email';
 
 export interface TokenTable {
   /** SHA-256 of the token, hex: the token itself is never stored. */
@@ -47,6 +52,8 @@ export interface TokenTable {
   created_at: number;
   expires_at: number;
   used_at: number | null;
+  /** For `email` tokens: the address the account switches to when the token is used. */
+  new_email: string | null;
 }
 
 export interface SessionTable {
@@ -59,6 +66,8 @@ export interface SessionTable {
   expires_at: number;
   ip: string | null;
   user_agent: string | null;
+  /** Random id that names the session in the API; null only for sessions made before it existed. */
+  public_id: string | null;
 }
 
 export interface OutboxTable {
@@ -94,5 +103,18 @@ export interface DigestNonceTable {
 export interface ServerSecretTable {
   name: string;
   value: string;
+  created_at: number;
+}
+
+export interface PromoCodeTable {
+  /** The code in upper case: codes are matched without regard to case. */
+  code: string;
+  /** The profile `state` an account gets when it is confirmed with this code, or null for none. */
+  grants_state: string | null;
+  /** How many confirmations may redeem the code; null for no limit. */
+  max_uses: number | null;
+  uses: Generated<number>;
+  expires_at: number | null;
+  disabled_at: number | null;
   created_at: number;
 }

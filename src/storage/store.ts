@@ -3,12 +3,14 @@ import type { TokenStore } from '../confirmation/token-store.js';
 import type { DigestStore } from '../digest/digest-store.js';
 import type { OutboxStore } from '../mail/outbox-store.js';
 import type { ProfileStore } from '../profile/profile-store.js';
+import type { PromoStore } from '../promo/promo-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
 import { KyselyDigestStore } from './kysely-digest-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
 import { KyselyProfileStore } from './kysely-profile-store.js';
+import { KyselyPromoStore } from './kysely-promo-store.js';
 import { KyselySessionStore } from './kysely-session-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import type { Database } from './schema.js';
@@ -22,6 +24,7 @@ export interface Stores {
   outbox: OutboxStore;
   profiles: ProfileStore;
   digest: DigestStore;
+  promos: PromoStore;
 }
 
 /** The stores of one database, and the way to run several of their calls in one transaction. */
@@ -69,5 +72,6 @@ function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
     outbox: new KyselyOutboxStore(db, dialect),
     profiles: new KyselyProfileStore(db, dialect),
     digest: new KyselyDigestStore(db),
+    promos: new KyselyPromoStore(db),
   };
 }

@@ -2,11 +2,13 @@ import type { Migration, MigrationProvider } from 'kysely';
 
 import * as initial from './001-initial.js';
 import * as profileAndDigest from './002-profile-and-digest.js';
+import * as lifecycle from './003-lifecycle.js';
 
 // Listed in code rather than read from a folder, so that a bundled or packed build finds every migration.
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-profile-and-digest': profileAndDigest,
+  '003-lifecycle': lifecycle,
 };
 
 export const migrationProvider: MigrationProvider = {
