@@ -20,6 +20,8 @@ export interface Config {
   trustedProxies: string[] | false;
   bodyLimitBytes: number;
   sessionTtlSeconds: number;
+  /** A session unused for longer than this ends; 0 turns the idle timeout off. */
+  sessionIdleTimeoutSeconds: number;
   confirmTokenTtlSeconds: number;
   /** Minimum time between two emails to the same address. */
   mailThrottleSeconds: number;
@@ -75,6 +77,7 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     trustedProxies: proxyList(env),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 1209600, 60, 10 * 365 * 86400),
+    sessionIdleTimeoutSeconds: integer(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 0, 0, 10 * 365 * 86400),
     confirmTokenTtlSeconds: integer(env, 'CONFIRM_TOKEN_TTL_SECONDS', 72 * 3600, 60, 365 * 86400),
     mailThrottleSeconds: integer(env, 'MAIL_THROTTLE_SECONDS', 60, 0, 86400),
     mailMaxAttempts: integer(env, 'MAIL_MAX_ATTEMPTS', 8, 1, 100),

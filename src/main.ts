@@ -1,30 +1,59 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 
-import { ConfigError, loadConfig } from './config.js';
+import { COMMANDS, findCommand, groupHelp, runCommand } from './cli/cli.js';
+import { CliError } from './cli/command.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 import { migrateToLatest, openDatabase } from './storage/database.js';
 
-const USAGE = `Usage: sigma-accounts [command]
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length), 'migrate'.length);
+  const line = (name: string, summary: string) => `  ${name.padEnd(width)}  ${summary}`;
 
-Commands:
-  serve       Run the HTTP server (the default). Settings come from the environment; see the README.
-  migrate     Bring the database schema up to date, then exit.
-
-Options:
-  --help      Print this help.
-  --version   Print the version.`;
+  return [
+    'Usage: sigma-accounts [COMMAND] [--help]',
+    '',
+    'Commands:',
+    line('serve', 'Run the HTTP server (the default). Settings come from the environment; see the README.'),
+    line('migrate', 'Bring the database schema up to date, then exit.'),
+    ...COMMANDS.map((command) => line(command.name, command.summary)),
+    '',
+    'Options:',
+    '  --help     print help; after a command, that command\'s help',
+    '  --version  print the version',
+  ].join('\n');
+}
 
 async function main(args: string[]): Promise<number> {
-  const [command = 'serve', ...rest] = args;
+  const [first = 'serve', ...rest] = args;
 
-  if (command === '--help' || command === '-h' || command === 'help') {
-    console.log(USAGE);
+  if (first === '--help' || first === '-h' || first === 'help') {
+    console.log(usage());
     return 0;
   }
-  if (command === '--version' || command === '-v') {
+  if (first === '--version' || first === '-v') {
     console.log(version());
+    return 0;
+  }
+
+  const found = findCommand(args);
+  if (found) return runCommand(found.command, found.rest, (text) => console.log(text));
+
+  const group = groupHelp(first);
+  if (group) {
+    const asked = rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h';
+    console[asked ? 'log' : 'error'](asked ? group : `sigma-accounts: unknown command "${first} ${rest[0]}"\n\n${group}`);
+    return asked ? 0 : 2;
+  }
+
+  if (first !== 'serve' && first !== 'migrate') {
+    console.error(`sigma-accounts: unknown command "${first}"; run sigma-accounts --help`);
+    return 2;
+  }
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    console.log(first === 'serve' ? 'Usage: sigma-accounts serve\n\nRun the HTTP server. Settings come from the environment; see the README.' : 'Usage: sigma-accounts migrate\n\nBring the database schema up to date, then exit.');
     return 0;
   }
   if (rest.length > 0) {
@@ -44,27 +73,19 @@ async function main(args: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel);
+  if (first === 'serve') return serve(config, logger);
 
-  switch (command) {
-    case 'serve':
-      return serve(config, logger);
-    case 'migrate': {
-      const { db, description } = openDatabase(config.databaseUrl, config);
-      try {
-        const applied = await migrateToLatest(db);
-        logger.info({ store: description, applied }, 'migrations applied');
-      } finally {
-        await db.destroy();
-      }
-      return 0;
-    }
-    default:
-      console.error(`sigma-accounts: unknown command "${command}"; run sigma-accounts --help`);
-      return 2;
+  const { db, description } = openDatabase(config.databaseUrl, config);
+  try {
+    const applied = await migrateToLatest(db);
+    logger.info({ store: description, applied }, 'migrations applied');
+  } finally {
+    await db.destroy();
   }
+  return 0;
 }
 
-async function serve(config: ReturnType<typeof loadConfig>, logger: ReturnType<typeof createLogger>): Promise<number> {
+async function serve(config: Readonly<Config>, logger: ReturnType<typeof createLogger>): Promise<number> {
   const server = await startServer(config, logger);
 
   return new Promise<number>((resolve) => {
@@ -95,7 +116,21 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof CliError) {
+      console.error(`sigma-accounts: ${error.message}`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    // parseArgs reports unknown options and missing values with codes of its own.
+    const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
+    if (code?.startsWith('ERR_PARSE_ARGS')) {
+      const option = /'(-[^']*)'/.exec(message)?.[1];
+      const problem = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option ? `unknown option ${option}` : message.split('. ')[0];
+      console.error(`sigma-accounts: ${problem}; add --help after the command for its options`);
+      process.exitCode = 2;
+      return;
+    }
     console.error(`sigma-accounts: ${message}`);
     process.exitCode = 1;
   },

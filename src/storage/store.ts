@@ -1,4 +1,5 @@
 import type { AccountStore } from '../accounts/account-store.js';
+import type { AdminStore } from '../admin/admin-store.js';
 import type { TokenStore } from '../confirmation/token-store.js';
 import type { DigestStore } from '../digest/digest-store.js';
 import type { OutboxStore } from '../mail/outbox-store.js';
@@ -7,6 +8,7 @@ import type { PromoStore } from '../promo/promo-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
+import { KyselyAdminStore } from './kysely-admin-store.js';
 import { KyselyDigestStore } from './kysely-digest-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
 import { KyselyProfileStore } from './kysely-profile-store.js';
@@ -25,6 +27,7 @@ export interface Stores {
   profiles: ProfileStore;
   digest: DigestStore;
   promos: PromoStore;
+  admin: AdminStore;
 }
 
 /** The stores of one database, and the way to run several of their calls in one transaction. */
@@ -73,5 +76,6 @@ function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
     profiles: new KyselyProfileStore(db, dialect),
     digest: new KyselyDigestStore(db),
     promos: new KyselyPromoStore(db),
+    admin: new KyselyAdminStore(db),
   };
 }
