@@ -22,8 +22,9 @@ export interface RunningServer {
 
 /** Opens the store (running migrations), starts the mail worker and listens. */
 export async function startServer(config: Readonly<Config>, logger: Logger): Promise<RunningServer> {
+  // Only the code and message are logged: the driver's error objects can carry the whole connection.
   const store = await openStore(config.databaseUrl, config, (error) =>
-    logger.warn({ err: error }, 'database connection lost; the next query reconnects'),
+    logger.warn({ code: (error as { code?: string }).code, reason: error.message }, 'database connection lost; the next query reconnects'),
   );
   const transport = createMailTransport(config.smtpUrl, path.join(config.dataDir, 'mail'), config.mailFrom);
   const mailWorker = new MailWorker(

@@ -55,9 +55,13 @@ export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_P
     connectionTimeoutMillis: pool.databaseConnectTimeoutMs,
     idleTimeoutMillis: 30_000,
   });
-  // An idle connection that the server drops (a restart, a failover) is reported here. Without a listener
-  // the pool's error event would end the process; the next query opens a new connection instead.
+  // A connection that the server drops (a restart, a failover) is reported as an error event, by the pool
+  // while the connection is idle and by the client itself while it is checked out. An error event without a
+  // listener ends the process, so both get one; the query in flight fails (503) and the next one reconnects.
   connections.on('error', (error) => onPoolError?.(error));
+  connections.on('connect', (client) => {
+    client.on('error', (error) => onPoolError?.(error));
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connections }) });
   return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}` };
 }
