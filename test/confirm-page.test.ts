@@ -7,10 +7,10 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 
 import { PASSWORD, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, errorList, request } from './helpers/client.js';
-import { withDatabaseFile } from './helpers/database-file.js';
 import { startTags, textOf } from './helpers/html.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
+import { sqlRows } from './helpers/store.js';
 
 const PUBLIC_URL = 'http://accounts.test:8080';
 
@@ -219,10 +219,11 @@ describe('confirmation page', () => {
 
   test('expired token shows message without form', async () => {
     const { uuid, link, token } = await signUpForLink('page-expired');
-    const changed = withDatabaseFile(server.dataDir, (db) =>
-      db.prepare('UPDATE tokens SET expires_at = ? WHERE account_uuid = ?').run(Date.now() - 60_000, uuid).changes,
-    );
-    assert.equal(changed, 1, 'one token row expired');
+    const changed = await sqlRows(server.dataDir, 'UPDATE tokens SET expires_at = ? WHERE account_uuid = ? RETURNING digest', [
+      Date.now() - 60_000,
+      uuid,
+    ]);
+    assert.equal(changed.length, 1, 'one token row expired');
 
     const page = await openPage(onTestServer(link));
     assert.equal(page.status, 400);

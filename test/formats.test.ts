@@ -381,7 +381,7 @@ describe('response formats', () => {
       assert.equal(response.status, 200);
       assert.match(String(response.headers['content-type']), /^text\/html/);
       assert.equal(response.headers['content-encoding'], undefined);
-      assert.match(response.text, /<form id="confirm-form"/);
+      assert.match(response.text, /<form id="action-form"/);
     });
   });
 });

@@ -54,8 +54,8 @@ describe('mail delivery', () => {
     const created = await action(server.url, 'create', { body: { email } });
     assert.equal(created.status, 200);
 
-    await waitUntil(() => outboxRows(server.dataDir)[0]?.last_error != null, 'the first attempt failed');
-    const [failed] = outboxRows(server.dataDir);
+    await waitUntil(async () => (await outboxRows(server.dataDir))[0]?.last_error != null, 'the first attempt failed');
+    const [failed] = await outboxRows(server.dataDir);
     assert.ok(failed);
     assert.equal(failed.attempts, 1);
     assert.equal(failed.sent_at, null);
@@ -73,11 +73,11 @@ describe('mail delivery', () => {
 
     smtp.refusing = false;
     await smtp.waitFor(email, 1, RETRY_TIMEOUT_MS);
-    await waitUntil(() => outboxRows(server.dataDir)[0]?.sent_at != null, 'the message is recorded as sent');
+    await waitUntil(async () => (await outboxRows(server.dataDir))[0]?.sent_at != null, 'the message is recorded as sent');
     await sleep(SETTLE_MS);
 
     assert.equal(smtp.to(email).length, 1);
-    const [sent] = outboxRows(server.dataDir);
+    const [sent] = await outboxRows(server.dataDir);
     assert.ok(sent);
     assert.ok(sent.attempts > 1, `attempts is ${sent.attempts}`);
     assert.equal(sent.failed_at, null);
@@ -93,8 +93,8 @@ describe('mail delivery', () => {
     const created = await action(server.url, 'create', { body: { email } });
     assert.equal(created.status, 200);
 
-    await waitUntil(() => outboxRows(server.dataDir)[0]?.failed_at != null, 'the message is given up', RETRY_TIMEOUT_MS);
-    const [row] = outboxRows(server.dataDir);
+    await waitUntil(async () => (await outboxRows(server.dataDir))[0]?.failed_at != null, 'the message is given up', RETRY_TIMEOUT_MS);
+    const [row] = await outboxRows(server.dataDir);
     assert.ok(row);
     assert.equal(row.attempts, 2);
     assert.equal(row.sent_at, null);
@@ -112,7 +112,7 @@ describe('mail delivery', () => {
     smtp.refusing = false;
     await sleep(SETTLE_MS);
     assert.equal(smtp.to(email).length, 0, 'a message given up is not sent later');
-    assert.equal(outboxRows(server.dataDir)[0]?.attempts, 2);
+    assert.equal((await outboxRows(server.dataDir))[0]?.attempts, 2);
   });
 
   test('without SMTP_URL mail is an .eml file', async (t) => {
@@ -134,7 +134,7 @@ describe('mail delivery', () => {
     assert.match(files[0] ?? '', /^[0-9a-f-]{36}\.eml$/);
 
     const mail = await simpleParser(fs.readFileSync(path.join(mailDir, files[0] ?? '')));
-    const [row] = outboxRows(server.dataDir);
+    const [row] = await outboxRows(server.dataDir);
     assert.ok(row);
     assert.notEqual(row.sent_at, null);
     assert.equal(files[0], `${row.id}.eml`);

@@ -4,9 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { PASSWORD, signUp, uniqueAddress } from './helpers/accounts.js';
 import { action, errorList } from './helpers/client.js';
-import { countRows, withDatabaseFile } from './helpers/database-file.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
+import { countRows, sqlRows } from './helpers/store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -31,7 +31,7 @@ function errorLogLines(server: TestServer): string[] {
   return server.logLines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50);
 }
 
-function outboxCount(server: TestServer, address: string): number {
+function outboxCount(server: TestServer, address: string): Promise<number> {
   return countRows(server.dataDir, 'SELECT count(*) FROM outbox WHERE lower(recipient) = ?', address.toLowerCase());
 }
 
@@ -64,9 +64,11 @@ describe('concurrent account requests', () => {
       assert.match(body.uuid, UUID, `create ${variants[index]} returns a uuid`);
     }
 
-    const accounts = withDatabaseFile(server.dataDir, (db) =>
-      db.prepare('SELECT uuid, state FROM accounts WHERE email_key = ?').all(address.toLowerCase()),
-    ) as Array<{ uuid: string; state: string }>;
+    const accounts = await sqlRows<{ uuid: string; state: string }>(
+      server.dataDir,
+      'SELECT uuid, state FROM accounts WHERE email_key = ?',
+      [address.toLowerCase()],
+    );
     assert.equal(accounts.length, 1, 'one account row');
     assert.equal(accounts[0]?.state, 'pending');
 
@@ -75,7 +77,7 @@ describe('concurrent account requests', () => {
     assert.equal(new Set(uuids).size, 20, 'every response has its own uuid');
     assert.equal(uuids.filter((uuid) => uuid === accounts[0]?.uuid).length, 1, 'one response has the real uuid');
 
-    assert.equal(outboxCount(server, address), 1, 'one message queued');
+    assert.equal(await outboxCount(server, address), 1, 'one message queued');
     const [mail] = await smtp.waitFor(address);
     assert.ok(mail);
     assert.ok(confirmationLinkIn(mail), 'the message is a confirmation');
@@ -109,7 +111,7 @@ describe('concurrent account requests', () => {
     for (const response of responses.filter((candidate) => candidate.status !== 200)) {
       assert.equal(response.cookies.sessionid, undefined, 'a rejected confirm sets no session cookie');
     }
-    assert.equal(countRows(server.dataDir, 'SELECT count(*) FROM sessions WHERE account_uuid = ?', uuid), 1, 'one session row');
+    assert.equal(await countRows(server.dataDir, 'SELECT count(*) FROM sessions WHERE account_uuid = ?', uuid), 1, 'one session row');
 
     const winnerPassword = passwords[winner] ?? '';
     const loserPassword = passwords[(winner + 1) % passwords.length] ?? '';
@@ -129,7 +131,7 @@ describe('concurrent account requests', () => {
     assert.equal(again.status, 200, again.text);
     assert.equal((again.body as { success: boolean }).success, true);
 
-    assert.equal(outboxCount(server, email), 1, 'no second message queued');
+    assert.equal(await outboxCount(server, email), 1, 'no second message queued');
     await delay(MAIL_SETTLE_MS);
     assert.equal(smtp.to(email).length, 1, 'no second message delivered');
 

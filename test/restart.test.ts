@@ -85,7 +85,7 @@ describe('server restart on the same data folder', () => {
       assert.equal(smtp.to(email).length, 0, `nothing reached ${email} while the SMTP server rejected mail`);
     }
     assert.ok(smtp.rejectedCount - rejectedBefore >= emails.length, 'the SMTP server rejected every message');
-    for (const row of outboxRows(first.dataDir)) {
+    for (const row of await outboxRows(first.dataDir)) {
       assert.equal(row.sent_at, null, `message ${row.id} is still unsent after the stop`);
       assert.equal(row.failed_at, null, `message ${row.id} is not given up after the stop`);
       assert.equal(row.lease_until, null, `message ${row.id} is not leased after the stop`);
@@ -96,8 +96,8 @@ describe('server restart on the same data folder', () => {
     t.after(() => second.stop());
 
     await assertEachArrivesOnce(smtp, emails);
-    assertAllSent(first.dataDir, emails.length);
-    assertMessageIdsMatch(smtp, emails, first.dataDir);
+    await assertAllSent(first.dataDir, emails.length);
+    await assertMessageIdsMatch(smtp, emails, first.dataDir);
   });
 
   test('mail queued while SMTP is unreachable arrives after restart', async (t) => {
@@ -113,7 +113,7 @@ describe('server restart on the same data folder', () => {
     t.after(() => second.stop());
 
     await assertEachArrivesOnce(smtp, emails);
-    assertAllSent(first.dataDir, emails.length);
+    await assertAllSent(first.dataDir, emails.length);
   });
 
   test('mail accepted before stop is not resent', async (t) => {
@@ -129,7 +129,7 @@ describe('server restart on the same data folder', () => {
     await smtp.waitFor(email);
     await first.stop();
 
-    const [row] = outboxRows(first.dataDir);
+    const [row] = await outboxRows(first.dataDir);
     assert.ok(row, 'the message is in the outbox');
     assert.notEqual(row.sent_at, null, 'the stop waited until the message was recorded as sent');
     assert.equal(row.attempts, 1);
@@ -139,7 +139,7 @@ describe('server restart on the same data folder', () => {
     await sleep(SETTLE_MS);
 
     assert.equal(smtp.to(email).length, 1);
-    assert.equal(outboxRows(first.dataDir)[0]?.attempts, 1, 'the restarted worker never claimed the message');
+    assert.equal((await outboxRows(first.dataDir))[0]?.attempts, 1, 'the restarted worker never claimed the message');
   });
 
   test('stop right after create delivers once', async (t) => {
@@ -155,7 +155,7 @@ describe('server restart on the same data folder', () => {
     t.after(() => second.stop());
 
     await assertEachArrivesOnce(smtp, [email]);
-    assertAllSent(first.dataDir, 1);
+    await assertAllSent(first.dataDir, 1);
   });
 });
 
@@ -166,8 +166,8 @@ async function signUpUntilEachAttemptFailed(server: TestServer, emails: string[]
     assert.equal(created.status, 200);
   }
 
-  await waitUntil(() => {
-    const rows = outboxRows(server.dataDir);
+  await waitUntil(async () => {
+    const rows = await outboxRows(server.dataDir);
     return rows.length === emails.length && rows.every((row) => row.attempts >= 1 && row.last_error !== null);
   }, 'the first delivery attempt of every message failed');
 }
@@ -183,8 +183,8 @@ async function assertEachArrivesOnce(smtp: SmtpSink, emails: string[]): Promise<
   }
 }
 
-function assertAllSent(dataDir: string, expectedCount: number): void {
-  const rows = outboxRows(dataDir);
+async function assertAllSent(dataDir: string, expectedCount: number): Promise<void> {
+  const rows = await outboxRows(dataDir);
   assert.equal(rows.length, expectedCount);
   for (const row of rows) {
     assert.notEqual(row.sent_at, null, `message ${row.id} has sent_at`);
@@ -192,9 +192,9 @@ function assertAllSent(dataDir: string, expectedCount: number): void {
   }
 }
 
-function assertMessageIdsMatch(smtp: SmtpSink, emails: string[], dataDir: string): void {
+async function assertMessageIdsMatch(smtp: SmtpSink, emails: string[], dataDir: string): Promise<void> {
   const received = emails.flatMap((email) => smtp.to(email).map((mail) => mail.messageId)).sort();
-  const queued = outboxRows(dataDir)
+  const queued = (await outboxRows(dataDir))
     .map((row) => row.message_id)
     .sort();
   assert.deepEqual(received, queued, 'each received message is one queued before the restart');

@@ -1,6 +1,6 @@
-import { withDatabaseFile } from './database-file.js';
+import { sqlRows } from './store.js';
 
-/** One row of the outbox table as SQLite stores it. Times are milliseconds since the Unix epoch. */
+/** One row of the outbox table. Times are milliseconds since the Unix epoch. */
 export interface OutboxRow {
   id: string;
   recipient: string;
@@ -13,15 +13,12 @@ export interface OutboxRow {
   last_error: string | null;
 }
 
-/** Reads the outbox rows of a test server's SQLite file, oldest first, while it runs or after it stopped. */
-export function outboxRows(dataDir: string): OutboxRow[] {
-  return withDatabaseFile(dataDir, (db) =>
-    db
-      .prepare(
-        `SELECT id, recipient, message_id, attempts, next_attempt_at, lease_until, sent_at, failed_at, last_error
-         FROM outbox ORDER BY created_at, id`,
-      )
-      .all() as OutboxRow[],
+/** Reads the outbox rows of a test server's database, oldest first, while it runs or after it stopped. */
+export function outboxRows(dataDir: string): Promise<OutboxRow[]> {
+  return sqlRows<OutboxRow>(
+    dataDir,
+    `SELECT id, recipient, message_id, attempts, next_attempt_at, lease_until, sent_at, failed_at, last_error
+     FROM outbox ORDER BY created_at, id`,
   );
 }
 
