@@ -13,6 +13,11 @@ import { registerConfirmPage } from './confirmation/confirm-page.js';
 import { registerPageAssets } from './pages/page.js';
 import { ConfirmationService } from './confirmation/confirmation-service.js';
 import { DigestAuth } from './digest/digest-auth.js';
+import { deletionActions } from './deletion/deletion-routes.js';
+import { DeletionService } from './deletion/deletion-service.js';
+import { registerEmailChangePage } from './email-change/email-change-page.js';
+import { emailChangeActions } from './email-change/email-change-routes.js';
+import { EmailChangeService } from './email-change/email-change-service.js';
 import { Authenticator, REALM } from './http/authentication.js';
 import { answerClientError } from './http/client-errors.js';
 import { registerErrorHandler, sendError, toApiError } from './http/error-handler.js';
@@ -24,7 +29,14 @@ import type { PasswordHasher } from './passwords/password-hasher.js';
 import { registerProfileRoutes } from './profile/profile-routes.js';
 import { registerHealthRoutes } from './health/health-routes.js';
 import { ProfileService } from './profile/profile-service.js';
+import { PromoService } from './promo/promo-service.js';
+import { PasswordChangeService } from './recovery/password-change-service.js';
+import { PasswordUpdater } from './recovery/password-update.js';
+import { recoveryActions } from './recovery/recovery-actions.js';
+import { registerResetPage } from './recovery/reset-page.js';
+import { PasswordResetService } from './recovery/reset-service.js';
 import { SessionService } from './sessions/session-service.js';
+import { registerSessionRoutes } from './sessions/session-routes.js';
 import type { Store } from './storage/store.js';
 
 export interface AppDeps {
@@ -75,12 +87,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (request.url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
   });
 
-  const sessions = new SessionService(store.sessions, config.sessionTtlSeconds);
+  const sessions = new SessionService(store.sessions, config.sessionTtlSeconds, {
+    idleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
+    logger: deps.logger.child({ component: 'sessions' }),
+  });
   const digest = config.digestAuth ? await startDigest(app, store, config.digestNonceTtlSeconds) : null;
   const accounts = new AccountService(store, hasher, config, deps.onMailQueued, digest);
   const confirmation = new ConfirmationService(store, hasher, sessions, digest);
   const authenticator = new Authenticator(accounts, sessions, digest);
   const profiles = new ProfileService(store);
+  const passwordUpdater = new PasswordUpdater(hasher, digest, config.publicUrl);
+  const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, deps.onMailQueued, app.log);
+  const passwordChanges = new PasswordChangeService(store, hasher, passwordUpdater, sessions, deps.onMailQueued);
+  const emailChange = new EmailChangeService(store, hasher, config, deps.onMailQueued);
 
   // Every feature contributes its actions to the one `/api/2.0/accounts/action/?do=` resource.
   const accountDeps = {
@@ -88,15 +107,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     confirmation,
     sessions,
     authenticator,
+    promos: new PromoService(store.promos),
     sessionTtlSeconds: config.sessionTtlSeconds,
     publicUrl: config.publicUrl,
   };
   registerActions(app, '/api/2.0/accounts/', {
     ...accountActions(accountDeps),
+    ...recoveryActions({ ...accountDeps, passwordResets, passwordChanges }),
+    ...emailChangeActions({ emailChange, sessions, authenticator, publicUrl: config.publicUrl }),
+    ...deletionActions({ deletion: new DeletionService(store, hasher), sessions, authenticator, publicUrl: config.publicUrl }),
   });
   registerPageAssets(app);
   registerConfirmPage(app, confirmation);
+  registerResetPage(app, passwordResets);
+  // Reset emails are queued after their response, so closing waits for them before the store closes.
+  app.addHook('onClose', () => passwordResets.settle());
+  registerEmailChangePage(app, emailChange);
   registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
+  registerSessionRoutes(app, { sessions, authenticator, publicUrl: config.publicUrl });
   registerHealthRoutes(app, store);
 
   return app;

@@ -23,6 +23,8 @@ export interface Config {
   /** A session unused for longer than this ends; 0 turns the idle timeout off. */
   sessionIdleTimeoutSeconds: number;
   confirmTokenTtlSeconds: number;
+  /** Lifetime of a password reset link. */
+  resetTokenTtlSeconds: number;
   /** Minimum time between two emails to the same address. */
   mailThrottleSeconds: number;
   mailMaxAttempts: number;
@@ -79,6 +81,7 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 1209600, 60, 10 * 365 * 86400),
     sessionIdleTimeoutSeconds: integer(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 0, 0, 10 * 365 * 86400),
     confirmTokenTtlSeconds: integer(env, 'CONFIRM_TOKEN_TTL_SECONDS', 72 * 3600, 60, 365 * 86400),
+    resetTokenTtlSeconds: integer(env, 'RESET_TOKEN_TTL_SECONDS', 3600, 60, 7 * 86400),
     mailThrottleSeconds: integer(env, 'MAIL_THROTTLE_SECONDS', 60, 0, 86400),
     mailMaxAttempts: integer(env, 'MAIL_MAX_ATTEMPTS', 8, 1, 100),
     mailPollMilliseconds: integer(env, 'MAIL_POLL_MS', 1000, 10, 600000),

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import Database from 'better-sqlite3';
 import type { ParsedMail } from 'mailparser';
 
 import { activeAccount, PASSWORD, signUp, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, type ErrorEntry, errorList, request, type RequestOptions } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
+import { sqlRows } from './helpers/store.js';
 
 const ACTION_PATH = '/api/2.0/accounts/action/';
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -143,14 +142,13 @@ async function sessionIsLive(sessionid: string): Promise<boolean> {
   return response.status === 200;
 }
 
-/** Moves the expiry of every token of an account into the past, directly in the server's SQLite file. */
-function expireTokensOf(accountUuid: string): number {
-  const db = new Database(path.join(server.dataDir, 'sigma-accounts.sqlite'), { timeout: 5000 });
-  try {
-    return db.prepare('UPDATE tokens SET expires_at = ? WHERE account_uuid = ?').run(Date.now() - 60_000, accountUuid).changes;
-  } finally {
-    db.close();
-  }
+/** Moves the expiry of every token of an account into the past in the server's database and counts the tokens changed. */
+async function expireTokensOf(accountUuid: string): Promise<number> {
+  const changed = await sqlRows(server.dataDir, 'UPDATE tokens SET expires_at = ? WHERE account_uuid = ? RETURNING digest', [
+    Date.now() - 60_000,
+    accountUuid,
+  ]);
+  return changed.length;
 }
 
 function recipientsOf(mail: ParsedMail): string[] {
@@ -400,6 +398,7 @@ describe('account action errors', () => {
     });
 
     test('promo of 64 characters accepted', async () => {
+      await sqlRows(server.dataDir, 'INSERT INTO promo_codes (code, created_at) VALUES (?, ?) ON CONFLICT (code) DO NOTHING', ['P'.repeat(64), Date.now()]);
       const response = await post('create', { body: { email: uniqueAddress('promo'), promo: 'P'.repeat(64) } });
       assert.equal(response.status, 200, response.text);
       assert.equal((response.body as { success: unknown }).success, true);
@@ -514,7 +513,7 @@ describe('account action errors', () => {
     test('expired token rejected', async () => {
       const email = uniqueAddress('expired');
       const { uuid, token } = await signUp(server.url, smtp, email);
-      assert.equal(expireTokensOf(uuid), 1);
+      assert.equal(await expireTokensOf(uuid), 1);
 
       const response = await post('confirm', { body: { token, password: PASSWORD } });
       const [entry] = assertErrors(response, 400, 'validation', ['token']);

@@ -5,6 +5,7 @@ import { action, errorList, request } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
 import { PASSWORD, uniqueAddress } from './helpers/accounts.js';
+import { sqlRows } from './helpers/store.js';
 
 describe('account flow from create to logout', () => {
   let smtp: SmtpSink;
@@ -23,6 +24,7 @@ describe('account flow from create to logout', () => {
 
   test('whole flow over SMTP', async () => {
     const email = uniqueAddress('flow');
+    await sqlRows(server.dataDir, 'INSERT INTO promo_codes (code, created_at) VALUES (?, ?)', ['SPRING', Date.now()]);
 
     const created = await action(server.url, 'create', { body: { email, promo: 'SPRING' } });
     assert.equal(created.status, 200);

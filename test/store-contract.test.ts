@@ -121,10 +121,14 @@ describe(`store contract on ${testStore()}`, () => {
       return { digest, publicId: randomUUID(), accountUuid, csrfDigest: 'c', createdAt: NOW, lastSeenAt: NOW, expiresAt, ip: '127.0.0.1', userAgent: 'test' };
     }
 
+    function live(now: number, idleTimeoutMs = 0) {
+      return { now, idleTimeoutMs };
+    }
+
     test('findValid returns a live session', async () => {
       const uuid = await activeAccountUuid();
       await store.sessions.insert(session(uuid, `s1-${uuid}`));
-      const found = await store.sessions.findValid(`s1-${uuid}`, NOW + 1);
+      const found = await store.sessions.findValid(`s1-${uuid}`, live(NOW + 1));
       assert.equal(found?.accountUuid, uuid);
       assert.equal(found?.ip, '127.0.0.1');
     });
@@ -132,14 +136,14 @@ describe(`store contract on ${testStore()}`, () => {
     test('findValid ignores expired sessions', async () => {
       const uuid = await activeAccountUuid();
       await store.sessions.insert(session(uuid, `s2-${uuid}`, NOW + 5));
-      assert.equal(await store.sessions.findValid(`s2-${uuid}`, NOW + 5), null);
+      assert.equal(await store.sessions.findValid(`s2-${uuid}`, live(NOW + 5)), null);
     });
 
     test('findValid ignores pending accounts', async () => {
       const account = newAccount();
       await store.accounts.insertPending(account);
       await store.sessions.insert(session(account.uuid, `s3-${account.uuid}`));
-      assert.equal(await store.sessions.findValid(`s3-${account.uuid}`, NOW + 1), null);
+      assert.equal(await store.sessions.findValid(`s3-${account.uuid}`, live(NOW + 1)), null);
     });
 
     test('delete and deleteAllOf end sessions', async () => {
@@ -147,12 +151,95 @@ describe(`store contract on ${testStore()}`, () => {
       for (const name of ['x', 'y', 'z']) await store.sessions.insert(session(uuid, `${name}-${uuid}`));
 
       await store.sessions.delete(`x-${uuid}`);
-      assert.equal(await store.sessions.findValid(`x-${uuid}`, NOW + 1), null);
-      assert.ok(await store.sessions.findValid(`y-${uuid}`, NOW + 1));
+      assert.equal(await store.sessions.findValid(`x-${uuid}`, live(NOW + 1)), null);
+      assert.ok(await store.sessions.findValid(`y-${uuid}`, live(NOW + 1)));
 
       await store.sessions.deleteAllOf(uuid);
-      assert.equal(await store.sessions.findValid(`y-${uuid}`, NOW + 1), null);
-      assert.equal(await store.sessions.findValid(`z-${uuid}`, NOW + 1), null);
+      assert.equal(await store.sessions.findValid(`y-${uuid}`, live(NOW + 1)), null);
+      assert.equal(await store.sessions.findValid(`z-${uuid}`, live(NOW + 1)), null);
+    });
+
+    test('findValid applies the idle timeout', async () => {
+      const uuid = await activeAccountUuid();
+      await store.sessions.insert(session(uuid, `idle-${uuid}`));
+
+      assert.ok(await store.sessions.findValid(`idle-${uuid}`, live(NOW + 99, 100)));
+      assert.equal(await store.sessions.findValid(`idle-${uuid}`, live(NOW + 100, 100)), null);
+      assert.ok(await store.sessions.findValid(`idle-${uuid}`, live(NOW + 100, 0)), 'no idle timeout with 0');
+    });
+
+    test('touch writes only stale times', async () => {
+      const uuid = await activeAccountUuid();
+      await store.sessions.insert(session(uuid, `touch-${uuid}`));
+
+      await store.sessions.touch(`touch-${uuid}`, NOW + 50, NOW);
+      assert.equal((await store.sessions.findValid(`touch-${uuid}`, live(NOW + 60)))?.lastSeenAt, NOW + 50);
+      assert.ok(await store.sessions.findValid(`touch-${uuid}`, live(NOW + 120, 100)), 'idle time counts from the touch');
+
+      await store.sessions.touch(`touch-${uuid}`, NOW + 70, NOW + 49);
+      assert.equal((await store.sessions.findValid(`touch-${uuid}`, live(NOW + 80)))?.lastSeenAt, NOW + 50, 'a recent time is kept');
+
+      await store.sessions.touch(`touch-${uuid}`, NOW + 90, NOW + 50);
+      assert.equal((await store.sessions.findValid(`touch-${uuid}`, live(NOW + 95)))?.lastSeenAt, NOW + 90);
+    });
+
+    test('listOf pages newest first', async () => {
+      const uuid = await activeAccountUuid();
+      const other = await activeAccountUuid();
+      for (let index = 0; index < 5; index += 1) {
+        await store.sessions.insert({ ...session(uuid, `list${index}-${uuid}`), createdAt: NOW + index, lastSeenAt: NOW + index });
+      }
+      await store.sessions.insert(session(uuid, `expired-${uuid}`, NOW + 1));
+      await store.sessions.insert(session(other, `other-${other}`));
+
+      const all = await store.sessions.listOf(uuid, live(NOW + 10), { limit: null, offset: 0 });
+      assert.deepEqual(
+        all.map((found) => found.digest),
+        [4, 3, 2, 1, 0].map((index) => `list${index}-${uuid}`),
+      );
+      assert.equal(await store.sessions.countOf(uuid, live(NOW + 10)), 5);
+
+      const page = await store.sessions.listOf(uuid, live(NOW + 10), { limit: 2, offset: 1 });
+      assert.deepEqual(
+        page.map((found) => found.digest),
+        [`list3-${uuid}`, `list2-${uuid}`],
+      );
+      const rest = await store.sessions.listOf(uuid, live(NOW + 10), { limit: null, offset: 3 });
+      assert.equal(rest.length, 2);
+
+      const active = await store.sessions.listOf(uuid, live(NOW + 10, 8), { limit: 10, offset: 0 });
+      assert.deepEqual(
+        active.map((found) => found.digest),
+        [`list4-${uuid}`, `list3-${uuid}`],
+      );
+      assert.equal(await store.sessions.countOf(uuid, live(NOW + 10, 8)), 2);
+    });
+
+    test('deleteByPublicId stays within the account', async () => {
+      const uuid = await activeAccountUuid();
+      const other = await activeAccountUuid();
+      const mine = session(uuid, `mine-${uuid}`);
+      await store.sessions.insert(mine);
+
+      assert.equal(await store.sessions.deleteByPublicId(other, mine.publicId), false);
+      assert.ok(await store.sessions.findValid(mine.digest, live(NOW + 1)));
+
+      assert.equal(await store.sessions.deleteByPublicId(uuid, mine.publicId), true);
+      assert.equal(await store.sessions.findValid(mine.digest, live(NOW + 1)), null);
+      assert.equal(await store.sessions.deleteByPublicId(uuid, mine.publicId), false);
+    });
+
+    test('deleteAllExcept keeps one session', async () => {
+      const uuid = await activeAccountUuid();
+      const other = await activeAccountUuid();
+      for (const name of ['p', 'q', 'r']) await store.sessions.insert(session(uuid, `${name}-${uuid}`));
+      await store.sessions.insert(session(other, `p-${other}`));
+
+      await store.sessions.deleteAllExcept(uuid, `q-${uuid}`);
+      assert.equal(await store.sessions.findValid(`p-${uuid}`, live(NOW + 1)), null);
+      assert.ok(await store.sessions.findValid(`q-${uuid}`, live(NOW + 1)));
+      assert.equal(await store.sessions.findValid(`r-${uuid}`, live(NOW + 1)), null);
+      assert.ok(await store.sessions.findValid(`p-${other}`, live(NOW + 1)), 'another account keeps its session');
     });
   });
 
@@ -246,6 +333,33 @@ describe(`store contract on ${testStore()}`, () => {
       const saved = await store.transaction((stores) => stores.profiles.find(account.uuid, { forUpdate: true }));
       assert.deepEqual(saved?.values, { company: 'ACME', meta: { a: 'b' } });
       assert.equal(saved?.email, account.email);
+    });
+
+    test('setState changes the state', async () => {
+      const account = newAccount();
+      await store.accounts.insertPending(account);
+
+      await store.profiles.setState(account.uuid, 'TRIAL');
+      assert.equal((await store.profiles.find(account.uuid))?.state, 'TRIAL');
+    });
+  });
+
+  describe('promo codes', () => {
+    test('claimAccountPromo claims once', async () => {
+      const account = { ...newAccount(), promo: 'SPRING' };
+      await store.accounts.insertPending(account);
+
+      assert.equal(await store.promos.claimAccountPromo(account.uuid, NOW), 'SPRING');
+      assert.equal(await store.promos.claimAccountPromo(account.uuid, NOW + 1), null);
+
+      await store.promos.releaseAccountPromo(account.uuid);
+      assert.equal(await store.promos.claimAccountPromo(account.uuid, NOW + 2), 'SPRING');
+    });
+
+    test('claimAccountPromo without a code', async () => {
+      const account = newAccount();
+      await store.accounts.insertPending(account);
+      assert.equal(await store.promos.claimAccountPromo(account.uuid, NOW), null);
     });
   });
 

@@ -6,6 +6,7 @@ import type { Action, ActionTable } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
+import type { PromoService } from '../promo/promo-service.js';
 import type { ClientInfo, SessionService } from '../sessions/session-service.js';
 import type { AccountService } from './account-service.js';
 import { parseEmailAddress } from './email-address.js';
@@ -15,6 +16,7 @@ export interface AccountRouteDeps {
   confirmation: ConfirmationService;
   sessions: SessionService;
   authenticator: Authenticator;
+  promos: PromoService;
   sessionTtlSeconds: number;
   publicUrl: string;
 }
@@ -48,7 +50,10 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       const parsed = parseEmailAddress(body.email);
       if (!parsed.ok) throw validationError('email', parsed.reason);
 
-      const uuid = await accounts.create(parsed.email, body.promo ?? null, Date.now());
+      const promo = await deps.promos.check(body.promo ?? null, Date.now());
+      if (!promo.ok) throw validationError('promo', promo.reason);
+
+      const uuid = await accounts.create(parsed.email, promo.code, Date.now());
       return { success: true, uuid };
     },
   };

@@ -1,5 +1,7 @@
 import { parseEmailAddress } from '../accounts/email-address.js';
 import type { AccountSummary } from '../admin/admin-store.js';
+import { DeletionService } from '../deletion/deletion-service.js';
+import { PasswordHasher } from '../passwords/password-hasher.js';
 import type { AccountState } from '../storage/schema.js';
 import type { Store } from '../storage/store.js';
 import { type Command, CliError, type CommandContext } from './command.js';
@@ -108,6 +110,20 @@ export const accountCommands: Command[] = [
       if (!(await store.admin.setActive(account.uuid, true))) {
         throw new CliError(`account ${account.uuid} is ${account.state}; only active or disabled accounts can be enabled`);
       }
+      printAccount(context, await findAccount(store, account.uuid));
+    },
+  },
+  {
+    name: 'accounts delete',
+    summary: 'Delete an account: its sessions, tokens and mail go, and an anonymised tombstone keeps its uuid.',
+    usage: 'ACCOUNT [--json]',
+    positionals: 1,
+    run: async (context) => {
+      const store = await context.store();
+      const account = await findAccount(store, context.args[0]);
+
+      const deletion = new DeletionService(store, new PasswordHasher(context.config.hash));
+      if (!(await deletion.erase(account.uuid, Date.now()))) throw new CliError(`account ${account.uuid} is already deleted`);
       printAccount(context, await findAccount(store, account.uuid));
     },
   },

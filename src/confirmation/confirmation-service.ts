@@ -2,6 +2,7 @@ import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
 import type { DigestHasher } from '../accounts/account-service.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import { passwordPolicyViolation } from '../passwords/password-policy.js';
+import { redeemAccountPromo } from '../promo/promo-redemption.js';
 import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
 
@@ -53,6 +54,9 @@ export class ConfirmationService {
       await stores.accounts.setPassword(account.uuid, passwordHash, now);
       await stores.accounts.setDigestHashes(account.uuid, digestHashes.md5, digestHashes.sha256);
       await stores.tokens.invalidateAll(account.uuid, now);
+      // NOTE: a promo code that ran out, expired or was disabled since sign-up is skipped: the account is
+      // confirmed all the same, without the code's state and without promo_redeemed_at.
+      await redeemAccountPromo(stores, account.uuid, now);
       await stores.sessions.deleteAllOf(account.uuid);
       const session = await this.sessions.start(account.uuid, client, now, stores.sessions);
       return { ok: true, accountUuid: account.uuid, session } as const;

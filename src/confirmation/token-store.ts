@@ -24,4 +24,6 @@ export interface TokenStore {
   consume(digest: string, now: number): Promise<boolean>;
   /** Marks every outstanding token of an account as used. */
   invalidateAll(accountUuid: string, now: number): Promise<void>;
+  /** Deletes every token of an account, used or not. */
+  deleteAllOf(accountUuid: string): Promise<void>;
 }

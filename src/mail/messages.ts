@@ -64,7 +64,7 @@ export function existingAccountMessage(recipient: string, loginHint: string, mes
 }
 
 /** Writes a number of seconds in the largest unit (days, hours, minutes) that divides it, else in minutes. */
-function duration(seconds: number): string {
+export function duration(seconds: number): string {
   const units: Array<[string, number]> = [['day', 86400], ['hour', 3600], ['minute', 60]];
   for (const [unit, size] of units) {
     if (seconds >= size && seconds % size === 0) return plural(seconds / size, unit);
@@ -76,13 +76,14 @@ function plural(count: number, unit: string): string {
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
-function message(recipient: string, subject: string, textBody: string, htmlBody: string, messageHost: string): OutgoingMessage {
+/** Builds an outgoing message with a new id, which also names its Message-ID on `messageHost`. */
+export function message(recipient: string, subject: string, textBody: string, htmlBody: string, messageHost: string): OutgoingMessage {
   const id = randomUUID();
   return { id, recipient, subject, textBody, htmlBody, messageId: `<${id}@${messageHost}>` };
 }
 
 // Inline styles only: common mail clients drop <style> blocks and never load external sheets.
-function page(title: string, blocks: string[]): string {
+export function page(title: string, blocks: string[]): string {
   return [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',
@@ -94,11 +95,12 @@ function page(title: string, blocks: string[]): string {
   ].join('\n');
 }
 
-function paragraph(html: string): string {
+/** Wraps HTML that the caller has already escaped in a styled paragraph. */
+export function paragraph(html: string): string {
   return `<p style="font-size:15px;line-height:1.5;margin:0 0 16px">${html}</p>`;
 }
 
-function button(href: string, label: string): string {
+export function button(href: string, label: string): string {
   return (
     `<p style="margin:0 0 16px"><a href="${escapeHtml(href)}" ` +
     'style="display:inline-block;background:#0b5cad;color:#ffffff;text-decoration:none;padding:10px 18px;border-radius:6px">' +

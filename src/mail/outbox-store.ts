@@ -30,4 +30,9 @@ export interface OutboxStore {
   takeSendSlot(emailKey: string, now: number, intervalMs: number): Promise<boolean>;
   /** Counts messages not yet sent or given up. */
   countPending(): Promise<number>;
+  /**
+   * Deletes every message to an address, sent or not, and its send throttle, so that no copy of the address
+   * stays in either table. Recipients are matched without regard to case.
+   */
+  deleteForRecipient(emailKey: string): Promise<void>;
 }

@@ -2,6 +2,7 @@ import countries from 'i18n-iso-countries';
 
 import { validationErrors } from '../http/api-error.js';
 import { MAX_REPORTED_ERRORS } from '../http/body-schema.js';
+import { isoWithOffset } from '../iso-time.js';
 import type { Store } from '../storage/store.js';
 import { META_LIMITS, PROFILE_FIELDS, type ProfileField } from './profile-fields.js';
 import type { StoredProfile } from './profile-store.js';
@@ -62,11 +63,6 @@ export function render(profile: StoredProfile): Record<string, unknown> {
 function defaultOf(name: string, field: ProfileField): unknown {
   if (name === 'meta') return {};
   return field.default === undefined ? null : field.default;
-}
-
-/** Formats a millisecond time as ISO 8601 with microseconds and a +00:00 offset, as CloudSigma does. */
-function isoWithOffset(milliseconds: number): string {
-  return new Date(milliseconds).toISOString().replace(/\.(\d{3})Z$/, '.$1000+00:00');
 }
 
 function validateUpdate(body: unknown): Record<string, unknown> {

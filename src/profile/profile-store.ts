@@ -14,4 +14,6 @@ export interface ProfileStore {
   find(accountUuid: string, options?: { forUpdate?: boolean }): Promise<StoredProfile | null>;
   /** Replaces the written fields of the profile with `values`. */
   save(accountUuid: string, values: Record<string, unknown>): Promise<void>;
+  /** Sets the profile's `state`, such as TRIAL. */
+  setState(accountUuid: string, state: string): Promise<void>;
 }

@@ -22,4 +22,12 @@ export interface PromoStore {
    * nothing, otherwise; of racing callers at the limit only as many succeed as uses remain.
    */
   redeem(code: string, now: number): Promise<boolean>;
+  /**
+   * Marks the promo code of an account as redeemed at `now` and returns the code. Returns null, changing
+   * nothing, when the account has no code or it is marked already. Inside a transaction the account row
+   * stays locked until the end, so that of two confirmations of one account only one redeems its code.
+   */
+  claimAccountPromo(accountUuid: string, now: number): Promise<string | null>;
+  /** Clears the mark that claimAccountPromo set, for a code that could not be redeemed. */
+  releaseAccountPromo(accountUuid: string): Promise<void>;
 }

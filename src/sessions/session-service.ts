@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
+import type { Logger } from 'pino';
+
 import { constantTimeEqual, digestOf, looksLikeSecret, newSecret } from '../crypto-tokens.js';
-import type { SessionRecord, SessionStore } from './session-store.js';
+import type { Liveness, Page, SessionRecord, SessionStore } from './session-store.js';
 
 /** Where a request came from, stored on its session for the owner to recognise. */
 export interface ClientInfo {
@@ -16,14 +18,33 @@ export interface IssuedSession {
   record: SessionRecord;
 }
 
+export interface SessionSettings {
+  /** A session unused for longer than this ends; 0 for no idle timeout. */
+  idleTimeoutSeconds: number;
+  /** Receives the failures of last-seen writes, which never fail the request. */
+  logger: Pick<Logger, 'warn'>;
+}
+
 // Long user agents are cut: they are shown to the owner, not used for any decision.
 const MAX_USER_AGENT = 512;
 
+// last_seen_at is written at most once a minute per session, so that a busy session does not cost a write
+// per request. Under a shorter idle timeout it is written every half timeout, so that a session in use
+// never looks idle.
+const TOUCH_INTERVAL_MS = 60_000;
+
 export class SessionService {
+  private readonly idleTimeoutMs: number;
+  private readonly touchIntervalMs: number;
+
   constructor(
     private readonly sessions: SessionStore,
     private readonly ttlSeconds: number,
-  ) {}
+    private readonly settings: SessionSettings,
+  ) {
+    this.idleTimeoutMs = settings.idleTimeoutSeconds * 1000;
+    this.touchIntervalMs = this.idleTimeoutMs > 0 ? Math.min(TOUCH_INTERVAL_MS, this.idleTimeoutMs / 2) : TOUCH_INTERVAL_MS;
+  }
 
   /** Starts a session, in `store` when given: a store bound to an open transaction. */
   async start(accountUuid: string, client: ClientInfo, now: number, store: SessionStore = this.sessions): Promise<IssuedSession> {
@@ -45,15 +66,49 @@ export class SessionService {
     return { sessionId, csrfToken, record };
   }
 
-  /** Returns the live session for a session id from a cookie, or null for anything else. */
+  /**
+   * Returns the live session for a session id from a cookie, or null for anything else. Records the use
+   * when the stored last-seen time is at least one touch interval old.
+   */
   async resolve(sessionId: string, now: number): Promise<SessionRecord | null> {
     // Values that no session id can have are answered without a store round trip.
     if (!looksLikeSecret(sessionId)) return null;
-    return this.sessions.findValid(digestOf(sessionId), now);
+
+    const session = await this.sessions.findValid(digestOf(sessionId), this.livenessAt(now));
+    if (!session || now - session.lastSeenAt < this.touchIntervalMs) return session;
+
+    try {
+      await this.sessions.touch(session.digest, now, now - this.touchIntervalMs);
+      return { ...session, lastSeenAt: now };
+    } catch (error) {
+      // The session was found valid, so the request goes on; the idle timeout then counts from the last
+      // write that succeeded.
+      this.settings.logger.warn({ err: error, session: session.publicId, account: session.accountUuid }, 'session last-seen time could not be written');
+      return session;
+    }
+  }
+
+  /** Returns a page of the account's live sessions, newest first, and how many there are in all. */
+  async listOf(accountUuid: string, page: Page, now: number): Promise<{ sessions: SessionRecord[]; totalCount: number }> {
+    const liveness = this.livenessAt(now);
+    const sessions = await this.sessions.listOf(accountUuid, liveness, page);
+    const totalCount = await this.sessions.countOf(accountUuid, liveness);
+    return { sessions, totalCount };
   }
 
   async end(session: SessionRecord): Promise<void> {
     await this.sessions.delete(session.digest);
+  }
+
+  /** Ends the account's session with this public id; returns false when the account has no such session. */
+  endByPublicId(accountUuid: string, publicId: string): Promise<boolean> {
+    return this.sessions.deleteByPublicId(accountUuid, publicId);
+  }
+
+  /** Ends every session of the account except `keep`; with no `keep`, every session. */
+  async endOthers(accountUuid: string, keep: SessionRecord | null): Promise<void> {
+    if (keep) await this.sessions.deleteAllExcept(accountUuid, keep.digest);
+    else await this.sessions.deleteAllOf(accountUuid);
   }
 
   /** Ends the session of a presented id, whether or not it is still valid. */
@@ -64,5 +119,9 @@ export class SessionService {
   /** Whether `csrfToken` is the token issued with `session`, compared in constant time. */
   csrfMatches(session: SessionRecord, csrfToken: string): boolean {
     return constantTimeEqual(digestOf(csrfToken), session.csrfDigest);
+  }
+
+  private livenessAt(now: number): Liveness {
+    return { now, idleTimeoutMs: this.idleTimeoutMs };
   }
 }

@@ -11,11 +11,35 @@ export interface SessionRecord {
   userAgent: string | null;
 }
 
+/**
+ * When a session counts as live: it has not expired at `now`, and with an idle timeout (milliseconds, 0 for
+ * none) it was last seen less than that long before `now`.
+ */
+export interface Liveness {
+  now: number;
+  idleTimeoutMs: number;
+}
+
+export interface Page {
+  /** Null for every row from `offset` on. */
+  limit: number | null;
+  offset: number;
+}
+
 /** Persistence of sessions, kept only as digests of their ids. */
 export interface SessionStore {
   insert(session: SessionRecord): Promise<void>;
-  /** Returns the session when it has not expired and its account is active, else null. */
-  findValid(digest: string, now: number): Promise<SessionRecord | null>;
+  /** Returns the session when it is live and its account is active, else null. */
+  findValid(digest: string, liveness: Liveness): Promise<SessionRecord | null>;
+  /** Sets the session's last-seen time to `seenAt` unless the stored one is later than `staleSince`. */
+  touch(digest: string, seenAt: number, staleSince: number): Promise<void>;
+  /** Returns a page of the account's live sessions, newest first. */
+  listOf(accountUuid: string, liveness: Liveness, page: Page): Promise<SessionRecord[]>;
+  countOf(accountUuid: string, liveness: Liveness): Promise<number>;
   delete(digest: string): Promise<void>;
+  /** Deletes the account's session with this public id; returns false when the account has none. */
+  deleteByPublicId(accountUuid: string, publicId: string): Promise<boolean>;
   deleteAllOf(accountUuid: string): Promise<void>;
+  /** Deletes every session of the account except the one with digest `keep`. */
+  deleteAllExcept(accountUuid: string, keep: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 
-import type { Account, AccountStore, NewAccount } from '../accounts/account-store.js';
+import type { Account, AccountStore, EmailChangeResult, NewAccount } from '../accounts/account-store.js';
 import type { AccountState, AccountTable, Database } from './schema.js';
 
 export class KyselyAccountStore implements AccountStore {
@@ -53,6 +53,59 @@ export class KyselyAccountStore implements AccountStore {
   async setDigestHashes(uuid: string, md5: string | null, sha256: string | null): Promise<void> {
     await this.db.updateTable('accounts').set({ digest_ha1_md5: md5, digest_ha1_sha256: sha256 }).where('uuid', '=', uuid).execute();
   }
+
+  async changeEmail(uuid: string, email: string, emailKey: string): Promise<EmailChangeResult> {
+    const holder = await this.db.selectFrom('accounts').select('uuid').where('email_key', '=', emailKey).executeTakeFirst();
+    if (holder && holder.uuid !== uuid) return 'taken';
+
+    try {
+      const changed = await this.db
+        .updateTable('accounts')
+        .set({ email, email_key: emailKey })
+        .where('uuid', '=', uuid)
+        .where('state', '=', 'active')
+        .returning('uuid')
+        .executeTakeFirst();
+      return changed ? 'changed' : 'inactive';
+    } catch (error) {
+      // On PostgreSQL another transaction can take the address after the check above; the unique index
+      // then rejects this UPDATE once that transaction commits.
+      if (isUniqueViolation(error)) return 'taken';
+      throw error;
+    }
+  }
+
+  async markDeleted(uuid: string, emailKey: string, now: number): Promise<boolean> {
+    // Real addresses always contain an @, so this value can neither collide with one nor be logged in with.
+    const tombstoneAddress = `deleted:${uuid}`;
+
+    const deleted = await this.db
+      .updateTable('accounts')
+      .set({
+        state: 'deleted',
+        deleted_at: now,
+        email: tombstoneAddress,
+        email_key: tombstoneAddress,
+        password_hash: null,
+        digest_ha1_md5: null,
+        digest_ha1_sha256: null,
+        promo: null,
+        profile: '{}',
+      })
+      .where('uuid', '=', uuid)
+      .where('email_key', '=', emailKey)
+      .where('state', '!=', 'deleted')
+      .returning('uuid')
+      .executeTakeFirst();
+
+    return deleted !== undefined;
+  }
+}
+
+// Unique-constraint violations: PostgreSQL's SQLSTATE, and better-sqlite3's extended result code.
+function isUniqueViolation(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function toAccount(row: Selectable<AccountTable>): Account {
@@ -65,6 +118,7 @@ function toAccount(row: Selectable<AccountTable>): Account {
     promo: row.promo,
     createdAt: row.created_at,
     confirmedAt: row.confirmed_at,
+    passwordChangedAt: row.password_changed_at,
     digestHa1: { md5: row.digest_ha1_md5, sha256: row.digest_ha1_sha256 },
   };
 }

@@ -110,4 +110,13 @@ export class KyselyOutboxStore implements OutboxStore {
 
     return Number(row.count);
   }
+
+  async deleteForRecipient(emailKey: string): Promise<void> {
+    // Recipients keep the case of their local part, and email keys are the whole address lower-cased.
+    await this.db
+      .deleteFrom('outbox')
+      .where((eb) => eb(eb.fn<string>('lower', ['recipient']), '=', emailKey))
+      .execute();
+    await this.db.deleteFrom('mail_throttle').where('email_key', '=', emailKey).execute();
+  }
 }

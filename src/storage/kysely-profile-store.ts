@@ -33,4 +33,8 @@ export class KyselyProfileStore implements ProfileStore {
   async save(accountUuid: string, values: Record<string, unknown>): Promise<void> {
     await this.db.updateTable('accounts').set({ profile: JSON.stringify(values) }).where('uuid', '=', accountUuid).execute();
   }
+
+  async setState(accountUuid: string, state: string): Promise<void> {
+    await this.db.updateTable('accounts').set({ profile_state: state }).where('uuid', '=', accountUuid).execute();
+  }
 }

@@ -59,6 +59,23 @@ export class KyselyPromoStore implements PromoStore {
 
     return redeemed !== undefined;
   }
+
+  async claimAccountPromo(accountUuid: string, now: number): Promise<string | null> {
+    const claimed = await this.db
+      .updateTable('accounts')
+      .set({ promo_redeemed_at: now })
+      .where('uuid', '=', accountUuid)
+      .where('promo', 'is not', null)
+      .where('promo_redeemed_at', 'is', null)
+      .returning('promo')
+      .executeTakeFirst();
+
+    return claimed?.promo ?? null;
+  }
+
+  async releaseAccountPromo(accountUuid: string): Promise<void> {
+    await this.db.updateTable('accounts').set({ promo_redeemed_at: null }).where('uuid', '=', accountUuid).execute();
+  }
 }
 
 function toPromoCode(row: Selectable<PromoCodeTable>): PromoCode {

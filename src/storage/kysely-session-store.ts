@@ -1,7 +1,9 @@
-import type { Kysely } from 'kysely';
+import { randomUUID } from 'node:crypto';
 
-import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
-import type { Database } from './schema.js';
+import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely';
+
+import type { Liveness, Page, SessionRecord, SessionStore } from '../sessions/session-store.js';
+import type { Database, SessionTable } from './schema.js';
 
 export class KyselySessionStore implements SessionStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -23,36 +25,117 @@ export class KyselySessionStore implements SessionStore {
       .execute();
   }
 
-  async findValid(digest: string, now: number): Promise<SessionRecord | null> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .innerJoin('accounts', 'accounts.uuid', 'sessions.account_uuid')
-      .selectAll('sessions')
-      .where('sessions.digest', '=', digest)
-      .where('sessions.expires_at', '>', now)
-      .where('accounts.state', '=', 'active')
-      .executeTakeFirst();
+  async findValid(digest: string, liveness: Liveness): Promise<SessionRecord | null> {
+    const row = await whereLive(
+      this.db
+        .selectFrom('sessions')
+        .innerJoin('accounts', 'accounts.uuid', 'sessions.account_uuid')
+        .selectAll('sessions')
+        .where('sessions.digest', '=', digest)
+        .where('accounts.state', '=', 'active'),
+      liveness,
+    ).executeTakeFirst();
 
-    if (!row) return null;
-    return {
-      digest: row.digest,
-      // Sessions older than the public id get one derived from the digest, which cannot be turned back.
-      publicId: row.public_id ?? row.digest.slice(0, 32),
-      accountUuid: row.account_uuid,
-      csrfDigest: row.csrf_digest,
-      createdAt: row.created_at,
-      lastSeenAt: row.last_seen_at,
-      expiresAt: row.expires_at,
-      ip: row.ip,
-      userAgent: row.user_agent,
-    };
+    return row ? toRecord(row) : null;
+  }
+
+  async touch(digest: string, seenAt: number, staleSince: number): Promise<void> {
+    // The condition sits in the UPDATE, so of requests racing on any node only the first one writes.
+    await this.db
+      .updateTable('sessions')
+      .set({ last_seen_at: seenAt })
+      .where('digest', '=', digest)
+      .where('last_seen_at', '<=', staleSince)
+      .execute();
+  }
+
+  async listOf(accountUuid: string, liveness: Liveness, page: Page): Promise<SessionRecord[]> {
+    await this.assignMissingPublicIds(accountUuid);
+
+    const rows = await whereLive(this.db.selectFrom('sessions').selectAll('sessions').where('sessions.account_uuid', '=', accountUuid), liveness)
+      .orderBy('sessions.created_at', 'desc')
+      .orderBy('sessions.digest', 'desc')
+      // SQLite accepts OFFSET only after a LIMIT, so "no limit" is the largest safe integer.
+      .limit(page.limit ?? Number.MAX_SAFE_INTEGER)
+      .offset(page.offset)
+      .execute();
+
+    return rows.map(toRecord);
+  }
+
+  async countOf(accountUuid: string, liveness: Liveness): Promise<number> {
+    const row = await whereLive(this.db.selectFrom('sessions').where('sessions.account_uuid', '=', accountUuid), liveness)
+      .select((eb) => eb.fn.countAll().as('count'))
+      .executeTakeFirstOrThrow();
+
+    // PostgreSQL returns count(*) as a string (bigint), SQLite as a number.
+    return Number(row.count);
   }
 
   async delete(digest: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('digest', '=', digest).execute();
   }
 
+  async deleteByPublicId(accountUuid: string, publicId: string): Promise<boolean> {
+    const deleted = await this.db
+      .deleteFrom('sessions')
+      .where('account_uuid', '=', accountUuid)
+      .where('public_id', '=', publicId)
+      .returning('digest')
+      .executeTakeFirst();
+
+    return deleted !== undefined;
+  }
+
   async deleteAllOf(accountUuid: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('account_uuid', '=', accountUuid).execute();
   }
+
+  async deleteAllExcept(accountUuid: string, keep: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('account_uuid', '=', accountUuid).where('digest', '!=', keep).execute();
+  }
+
+  /**
+   * Gives a random public id to the account's sessions that have none. Only a node running a version from
+   * before public ids existed inserts such sessions, for instance during a rolling upgrade.
+   */
+  private async assignMissingPublicIds(accountUuid: string): Promise<void> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select('digest')
+      .where('account_uuid', '=', accountUuid)
+      .where('public_id', 'is', null)
+      .execute();
+
+    for (const row of rows) {
+      await this.db
+        .updateTable('sessions')
+        .set({ public_id: randomUUID() })
+        .where('digest', '=', row.digest)
+        .where('public_id', 'is', null)
+        .execute();
+    }
+  }
+}
+
+function whereLive<O>(query: SelectQueryBuilder<Database, 'sessions', O>, liveness: Liveness): SelectQueryBuilder<Database, 'sessions', O> {
+  const live = query.where('sessions.expires_at', '>', liveness.now);
+  if (liveness.idleTimeoutMs <= 0) return live;
+  return live.where('sessions.last_seen_at', '>', liveness.now - liveness.idleTimeoutMs);
+}
+
+function toRecord(row: Selectable<SessionTable>): SessionRecord {
+  return {
+    digest: row.digest,
+    // A session inserted without a public id gets one derived from the digest, which cannot be turned back.
+    // listOf gives such sessions a random one before it shows them.
+    publicId: row.public_id ?? row.digest.slice(0, 32),
+    accountUuid: row.account_uuid,
+    csrfDigest: row.csrf_digest,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    expiresAt: row.expires_at,
+    ip: row.ip,
+    userAgent: row.user_agent,
+  };
 }

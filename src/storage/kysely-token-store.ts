@@ -63,4 +63,8 @@ export class KyselyTokenStore implements TokenStore {
       .where('used_at', 'is', null)
       .execute();
   }
+
+  async deleteAllOf(accountUuid: string): Promise<void> {
+    await this.db.deleteFrom('tokens').where('account_uuid', '=', accountUuid).execute();
+  }
 }

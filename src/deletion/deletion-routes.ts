@@ -1,0 +1,43 @@
+import { validationError } from '../http/api-error.js';
+import type { Action, ActionTable } from '../http/actions.js';
+import type { Authenticator } from '../http/authentication.js';
+import { assertCsrf } from '../http/csrf.js';
+import { clearSessionCookies } from '../http/session-cookies.js';
+import type { SessionService } from '../sessions/session-service.js';
+import type { DeletionService } from './deletion-service.js';
+
+export interface DeletionRouteDeps {
+  deletion: DeletionService;
+  sessions: SessionService;
+  authenticator: Authenticator;
+  publicUrl: string;
+}
+
+/** Returns the `delete_account` action of `/api/2.0/accounts/action/?do=...`. */
+export function deletionActions(deps: DeletionRouteDeps): ActionTable {
+  const { deletion, authenticator } = deps;
+
+  const deleteAccount: Action<{ password: string }> = {
+    body: {
+      type: 'object',
+      // The password has no length limit here, because an overlong one gets the same 400 as any wrong one.
+      properties: { password: { type: 'string' } },
+      required: ['password'],
+      additionalProperties: false,
+    },
+    handle: async (request, reply, body) => {
+      const caller = await authenticator.require(request);
+      assertCsrf(request, caller, deps.sessions, deps.publicUrl);
+
+      const outcome = await deletion.deleteAccount(caller.accountUuid, body.password, Date.now());
+      if (outcome.kind === 'inactive') throw authenticator.challenge('authentication required: the account is no longer active');
+      if (outcome.kind === 'invalid') throw validationError(outcome.field, outcome.reason);
+
+      // Every session of the account is deleted already, so this only expires the cookies in the browser.
+      clearSessionCookies(request, reply);
+      return {};
+    },
+  };
+
+  return { delete_account: deleteAccount };
+}

@@ -1,0 +1,60 @@
+import { validationError } from '../http/api-error.js';
+import type { Action, ActionTable } from '../http/actions.js';
+import type { Authenticator } from '../http/authentication.js';
+import { assertCsrf } from '../http/csrf.js';
+import type { SessionService } from '../sessions/session-service.js';
+import type { EmailChangeService } from './email-change-service.js';
+
+export interface EmailChangeRouteDeps {
+  emailChange: EmailChangeService;
+  sessions: SessionService;
+  authenticator: Authenticator;
+  publicUrl: string;
+}
+
+const FIELD_MAX_LENGTH = 1024;
+
+/** Returns the `change_email` and `confirm_email` actions of `/api/2.0/accounts/action/?do=...`. */
+export function emailChangeActions(deps: EmailChangeRouteDeps): ActionTable {
+  const { emailChange, authenticator } = deps;
+
+  const changeEmail: Action<{ email: string; password: string }> = {
+    body: {
+      type: 'object',
+      properties: {
+        email: { type: 'string', maxLength: FIELD_MAX_LENGTH },
+        // The password has no length limit here, because an overlong one gets the same 400 as any wrong one.
+        password: { type: 'string' },
+      },
+      required: ['email', 'password'],
+      additionalProperties: false,
+    },
+    handle: async (request, _reply, body) => {
+      const caller = await authenticator.require(request);
+      assertCsrf(request, caller, deps.sessions, deps.publicUrl);
+
+      const outcome = await emailChange.requestChange(caller.accountUuid, body.email, body.password, Date.now());
+      if (outcome.kind === 'inactive') throw authenticator.challenge('authentication required: the account is no longer active');
+      if (outcome.kind === 'invalid') throw validationError(outcome.field, outcome.reason);
+      return {};
+    },
+  };
+
+  // Like `confirm`, this action takes its authority from the emailed token alone. It needs no login, and
+  // because it uses no ambient credentials it needs no CSRF token either.
+  const confirmEmail: Action<{ token: string }> = {
+    body: {
+      type: 'object',
+      properties: { token: { type: 'string', maxLength: FIELD_MAX_LENGTH } },
+      required: ['token'],
+      additionalProperties: false,
+    },
+    handle: async (_request, _reply, body) => {
+      const outcome = await emailChange.confirm(body.token, Date.now());
+      if (!outcome.ok) throw validationError('token', outcome.reason);
+      return {};
+    },
+  };
+
+  return { change_email: changeEmail, confirm_email: confirmEmail };
+}

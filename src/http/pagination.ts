@@ -1,0 +1,31 @@
+import { validationError } from './api-error.js';
+
+/** The `limit` and `offset` of a list request; a limit of 0 requests every object, as in CloudSigma's API. */
+export interface Pagination {
+  limit: number;
+  offset: number;
+}
+
+// Larger offsets cannot point into any list this server returns, and they stay within a PostgreSQL bigint.
+const MAX_OFFSET = 2_147_483_647;
+
+/**
+ * Reads `limit` and `offset` from a parsed query string. Throws a 400 on the parameter when it is given
+ * more than once or is not a whole number in range.
+ */
+export function paginationOf(query: unknown, limits: { defaultLimit: number; maxLimit: number }): Pagination {
+  const parameters = (query ?? {}) as Record<string, unknown>;
+
+  const limit = wholeNumber(parameters, 'limit', limits.defaultLimit, limits.maxLimit, `limit must be a whole number from 1 to ${limits.maxLimit}, or 0 for all`);
+  const offset = wholeNumber(parameters, 'offset', 0, MAX_OFFSET, `offset must be a whole number from 0 to ${MAX_OFFSET}`);
+  return { limit, offset };
+}
+
+function wholeNumber(parameters: Record<string, unknown>, name: string, fallback: number, max: number, message: string): number {
+  const value = parameters[name];
+  if (value === undefined) return fallback;
+  if (Array.isArray(value)) throw validationError(name, `${name} must be given once`);
+
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value) || Number(value) > max) throw validationError(name, message);
+  return Number(value);
+}

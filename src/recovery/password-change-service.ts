@@ -1,0 +1,65 @@
+import { verifyCurrentPassword } from '../passwords/current-password.js';
+import { passwordPolicyViolation } from '../passwords/password-policy.js';
+import type { PasswordHasher } from '../passwords/password-hasher.js';
+import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
+import type { Store } from '../storage/store.js';
+import type { PasswordUpdater } from './password-update.js';
+
+export type ChangeOutcome =
+  | { ok: true; session: IssuedSession | null }
+  | { ok: false; field: 'old_password' | 'new_password'; reason: string }
+  /** The account stopped being active after the caller was authenticated. */
+  | { ok: false; field: null; reason: string };
+
+const INACTIVE_ACCOUNT = 'the account is disabled or deleted';
+const WRONG_OLD_PASSWORD = 'old_password is wrong; send the current password of the account';
+
+/** The change_password step: an authenticated caller who knows the current password sets a new one. */
+export class PasswordChangeService {
+  constructor(
+    private readonly store: Store,
+    private readonly hasher: PasswordHasher,
+    private readonly updater: PasswordUpdater,
+    private readonly sessions: SessionService,
+    private readonly onMailQueued: () => void,
+  ) {}
+
+  /**
+   * Replaces the password of an authenticated account after one verification of `oldPassword`, or none when
+   * it is over the size limit. Every session of the account ends. With `client` given, a new session starts
+   * for it and is returned.
+   */
+  async change(
+    accountUuid: string,
+    oldPassword: string,
+    newPassword: string,
+    client: ClientInfo | null,
+    now: number,
+  ): Promise<ChangeOutcome> {
+    const account = await this.store.accounts.findByUuid(accountUuid);
+    if (account?.state !== 'active') return { ok: false, field: null, reason: INACTIVE_ACCOUNT };
+
+    if (!(await verifyCurrentPassword(this.hasher, account.passwordHash, oldPassword))) {
+      return { ok: false, field: 'old_password', reason: WRONG_OLD_PASSWORD };
+    }
+
+    const violation = passwordPolicyViolation(newPassword, account.email);
+    if (violation) return { ok: false, field: 'new_password', reason: violation };
+
+    const hashed = await this.updater.hash(newPassword);
+
+    const outcome = await this.store.transaction(async (stores): Promise<ChangeOutcome> => {
+      // The account is read again inside the transaction, because it may have been disabled or changed its
+      // address since.
+      const current = await stores.accounts.findByUuid(account.uuid);
+      if (current?.state !== 'active') return { ok: false, field: null, reason: INACTIVE_ACCOUNT };
+
+      await this.updater.apply(stores, current, hashed, 'change', now);
+      const session = client ? await this.sessions.start(current.uuid, client, now, stores.sessions) : null;
+      return { ok: true, session };
+    });
+
+    if (outcome.ok) this.onMailQueued();
+    return outcome;
+  }
+}

@@ -1,0 +1,96 @@
+import { clientOf } from '../accounts/account-routes.js';
+import { parseEmailAddress } from '../accounts/email-address.js';
+import { validationError } from '../http/api-error.js';
+import type { Action, ActionTable } from '../http/actions.js';
+import type { Authenticator } from '../http/authentication.js';
+import { assertCsrf } from '../http/csrf.js';
+import { sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
+import type { SessionService } from '../sessions/session-service.js';
+import type { PasswordChangeService } from './password-change-service.js';
+import type { PasswordResetService } from './reset-service.js';
+
+export interface RecoveryActionDeps {
+  passwordResets: PasswordResetService;
+  passwordChanges: PasswordChangeService;
+  sessions: SessionService;
+  authenticator: Authenticator;
+  sessionTtlSeconds: number;
+  publicUrl: string;
+}
+
+const FIELD_MAX_LENGTH = 1024;
+// Passwords have no length limit in the schema, because the policy rejects an overlong new password with its
+// own message, and an overlong old password is wrong like any other.
+const password = { type: 'string' };
+
+/** Returns the password reset and password change actions of `/api/2.0/accounts/action/?do=...`. */
+export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
+  const { passwordResets, passwordChanges, sessions, authenticator } = deps;
+
+  const requestPasswordReset: Action<{ email: string }> = {
+    body: {
+      type: 'object',
+      properties: { email: { type: 'string', maxLength: FIELD_MAX_LENGTH } },
+      required: ['email'],
+      additionalProperties: false,
+    },
+    handle: async (_request, _reply, body) => {
+      // A malformed address is rejected, because that reveals nothing about which addresses have accounts.
+      const parsed = parseEmailAddress(body.email);
+      if (!parsed.ok) throw validationError('email', parsed.reason);
+
+      await passwordResets.request(parsed.email, Date.now());
+      return {};
+    },
+  };
+
+  const resetPassword: Action<{ token: string; password: string }> = {
+    body: {
+      type: 'object',
+      properties: { token: { type: 'string', maxLength: FIELD_MAX_LENGTH }, password },
+      required: ['token', 'password'],
+      additionalProperties: false,
+    },
+    handle: async (request, reply, body) => {
+      const outcome = await passwordResets.reset(body.token, body.password, clientOf(request), Date.now());
+      if (!outcome.ok) throw validationError(outcome.field, outcome.reason);
+
+      // Like login, a reset replaces whatever session the browser had, even one of another account.
+      const presented = sessionIdOf(request);
+      if (presented) await sessions.endById(presented);
+
+      setSessionCookies(request, reply, outcome.session, deps.sessionTtlSeconds);
+      return { uuid: outcome.accountUuid };
+    },
+  };
+
+  const changePassword: Action<{ old_password: string; new_password: string }> = {
+    body: {
+      type: 'object',
+      properties: { old_password: password, new_password: password },
+      required: ['old_password', 'new_password'],
+      additionalProperties: false,
+    },
+    handle: async (request, reply, body) => {
+      const caller = await authenticator.require(request);
+      assertCsrf(request, caller, sessions, deps.publicUrl);
+
+      // Only a caller with a session gets a new one. Basic and Digest callers send credentials every time.
+      const client = caller.via === 'session' ? clientOf(request) : null;
+      const outcome = await passwordChanges.change(caller.accountUuid, body.old_password, body.new_password, client, Date.now());
+      if (!outcome.ok) {
+        if (outcome.field === null) throw authenticator.challenge(`authentication failed: ${outcome.reason}`);
+        throw validationError(outcome.field, outcome.reason);
+      }
+
+      if (outcome.session) setSessionCookies(request, reply, outcome.session, deps.sessionTtlSeconds);
+      return {};
+    },
+  };
+
+  return {
+    request_password_reset: requestPasswordReset,
+    reset_password: resetPassword,
+    change_password: changePassword,
+  };
+}

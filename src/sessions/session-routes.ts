@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+
+import { type Action, registerActions } from '../http/actions.js';
+import { notFoundError } from '../http/api-error.js';
+import type { Authenticator } from '../http/authentication.js';
+import { assertCsrf } from '../http/csrf.js';
+import { paginationOf } from '../http/pagination.js';
+import { registerResource } from '../http/resource.js';
+import { clearSessionCookies } from '../http/session-cookies.js';
+import { isoWithOffset } from '../iso-time.js';
+import type { SessionService } from './session-service.js';
+import type { SessionRecord } from './session-store.js';
+
+export interface SessionRouteDeps {
+  sessions: SessionService;
+  authenticator: Authenticator;
+  publicUrl: string;
+}
+
+const SESSIONS_URL = '/api/2.0/accounts/sessions/';
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 100;
+
+// Public ids are random UUIDs, so any other id gets its 404 without a store query.
+const PUBLIC_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Registers the sessions of the calling account: `GET /api/2.0/accounts/sessions/` lists them,
+ * `DELETE /api/2.0/accounts/sessions/{id}/` ends one, and `POST .../sessions/action/?do=end_others` ends
+ * every one but the session of the request.
+ */
+export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDeps): void {
+  const { sessions, authenticator } = deps;
+
+  registerResource(app, SESSIONS_URL, {
+    GET: async (request) => {
+      const caller = await authenticator.require(request);
+      const pagination = paginationOf(request.query, { defaultLimit: DEFAULT_LIMIT, maxLimit: MAX_LIMIT });
+
+      const page = { limit: pagination.limit === 0 ? null : pagination.limit, offset: pagination.offset };
+      const { sessions: listed, totalCount } = await sessions.listOf(caller.accountUuid, page, Date.now());
+
+      const currentDigest = caller.via === 'session' ? caller.session.digest : null;
+      return {
+        meta: { limit: pagination.limit, offset: pagination.offset, total_count: totalCount },
+        objects: listed.map((session) => present(session, currentDigest)),
+      };
+    },
+  });
+
+  registerResource(app, `${SESSIONS_URL}:id/`, {
+    DELETE: async (request, reply) => {
+      const caller = await authenticator.require(request);
+      assertCsrf(request, caller, sessions, deps.publicUrl);
+
+      const id = (request.params as { id: string }).id.toLowerCase();
+      const ended = PUBLIC_ID.test(id) && (await sessions.endByPublicId(caller.accountUuid, id));
+      if (!ended) throw notFoundError(`session ${id.slice(0, 64)} does not exist among the sessions of this account`);
+
+      // Ending the session of the request itself is a logout, so its cookies expire too.
+      if (caller.via === 'session' && caller.session.publicId === id) clearSessionCookies(request, reply);
+      return {};
+    },
+  });
+
+  const endOthers: Action<Record<string, never>> = {
+    body: { type: 'object', properties: {}, additionalProperties: false },
+    handle: async (request) => {
+      const caller = await authenticator.require(request);
+      assertCsrf(request, caller, sessions, deps.publicUrl);
+
+      // A caller authenticated by an Authorization header has no session of its own to keep.
+      await sessions.endOthers(caller.accountUuid, caller.via === 'session' ? caller.session : null);
+      return {};
+    },
+  };
+  registerActions(app, SESSIONS_URL, { end_others: endOthers });
+}
+
+/** Returns a session as its owner sees it, without the session id or its digest. */
+function present(session: SessionRecord, currentDigest: string | null): Record<string, unknown> {
+  return {
+    id: session.publicId,
+    created: isoWithOffset(session.createdAt),
+    last_seen: isoWithOffset(session.lastSeenAt),
+    ip: session.ip,
+    user_agent: session.userAgent,
+    current: session.digest === currentDigest,
+  };
+}
