@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import type { ParsedMail } from 'mailparser';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import { activeAccount, PASSWORD, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, errorList, errorPoints, request } from './helpers/client.js';
 import { startTags, textOf } from './helpers/html.js';
@@ -16,23 +16,6 @@ import { countRows, sqlRows } from './helpers/store.js';
 const PUBLIC_URL = 'http://accounts.test:8080';
 const TOKEN_TTL_SECONDS = 7200;
 
-// The path of Debian's chromium package. The tests never download a browser build.
-const CHROMIUM_PATH = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const chromiumMissing = !fs.existsSync(CHROMIUM_PATH);
-const chromiumSkip =
-  chromiumMissing && !process.env.REQUIRE_CHROMIUM
-    ? `${CHROMIUM_PATH} not found: install Debian's chromium package to run these tests (set REQUIRE_CHROMIUM to fail instead of skipping)`
-    : false;
 
 type Account = Awaited<ReturnType<typeof activeAccount>>;
 
@@ -518,10 +501,7 @@ describe('email change', () => {
       let browser: Browser;
 
       before(async () => {
-        if (chromiumMissing) {
-          throw new Error(`REQUIRE_CHROMIUM is set but ${CHROMIUM_PATH} was not found; install Debian's chromium package`);
-        }
-        browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+        browser = await launchChromium();
       });
 
       after(async () => {

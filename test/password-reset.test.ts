@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import type { ParsedMail } from 'mailparser';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import { activeAccount, PASSWORD, signUp, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, errorList, request } from './helpers/client.js';
 import { startTags, textOf } from './helpers/html.js';
@@ -24,23 +24,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 // Long enough for a queued reset email to reach the outbox, which takes a few milliseconds.
 const BACKGROUND_SETTLE_MS = 500;
 
-// The path of Debian's chromium package. The tests never download a browser build.
-const CHROMIUM_PATH = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const chromiumMissing = !fs.existsSync(CHROMIUM_PATH);
-const chromiumSkip =
-  chromiumMissing && !process.env.REQUIRE_CHROMIUM
-    ? `${CHROMIUM_PATH} not found: install Debian's chromium package to run this test (set REQUIRE_CHROMIUM to fail instead of skipping)`
-    : false;
 
 function basic(email: string, password: string): string {
   return `Basic ${Buffer.from(`${email}:${password}`, 'utf8').toString('base64')}`;
@@ -647,10 +630,7 @@ describe('password reset and change', () => {
       let browser: Browser;
 
       before(async () => {
-        if (chromiumMissing) {
-          throw new Error(`REQUIRE_CHROMIUM is set but ${CHROMIUM_PATH} was not found; install Debian's chromium package`);
-        }
-        browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+        browser = await launchChromium();
       });
 
       after(async () => {
