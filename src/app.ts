@@ -5,8 +5,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 
 import { AccountService } from './accounts/account-service.js';
-import { parseEmailAddress } from './accounts/email-address.js';
+import { parseEmailForLookup } from './accounts/email-address.js';
 import { accountActions } from './accounts/account-routes.js';
+import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerActions } from './http/actions.js';
 import type { Config } from './config.js';
 import { registerConfirmPage } from './confirmation/confirm-page.js';
@@ -25,7 +26,11 @@ import { registerContentNegotiation } from './http/content-negotiation.js';
 import { registerFormats } from './http/formats.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerRequestLog } from './http/request-log.js';
+import { MAX_HEADER_BYTES, registerUrlLimit, TIMEOUT_CHECK_INTERVAL_MS } from './http/request-limits.js';
+import { registerSessionCookies } from './http/session-cookies.js';
+import { NewPasswordCheck } from './passwords/new-password-check.js';
 import type { PasswordHasher } from './passwords/password-hasher.js';
+import { PwnedPasswords } from './passwords/pwned-passwords.js';
 import { registerProfileRoutes } from './profile/profile-routes.js';
 import { registerHealthRoutes } from './health/health-routes.js';
 import { ProfileService } from './profile/profile-service.js';
@@ -38,6 +43,7 @@ import { PasswordResetService } from './recovery/reset-service.js';
 import { SessionService } from './sessions/session-service.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
 import type { Store } from './storage/store.js';
+import { startThrottling } from './throttle/throttling.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -71,15 +77,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => {
       sendError(request, reply, toApiError(error, request.id, config.bodyLimitBytes));
     },
-    // Slow clients may not hold a connection open for long: the whole request must arrive in 30 s.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
+    // Slow clients may not hold a connection open for long: the headers must arrive within
+    // HEADERS_TIMEOUT_MS and the whole request within REQUEST_TIMEOUT_MS, or the client gets a 408.
+    http: {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
   });
 
   await app.register(cookie);
   registerJsonBodyParser(app);
   registerErrorHandler(app, config.bodyLimitBytes);
   registerRequestLog(app);
+  registerUrlLimit(app);
+  registerSessionCookies(app, config.cookieHostPrefix);
   await registerContentNegotiation(app);
   await registerFormats(app);
 
@@ -93,10 +108,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const digest = config.digestAuth ? await startDigest(app, store, config.digestNonceTtlSeconds) : null;
   const accounts = new AccountService(store, hasher, config, deps.onMailQueued, digest);
-  const confirmation = new ConfirmationService(store, hasher, sessions, digest);
-  const authenticator = new Authenticator(accounts, sessions, digest);
+  const pwned = config.pwnedPasswords ? new PwnedPasswords(config.pwnedPasswords, app.log.child({ component: 'pwned-passwords' })) : null;
+  const newPasswords = new NewPasswordCheck(pwned);
+  const confirmation = new ConfirmationService(store, hasher, sessions, newPasswords, digest);
+  const throttling = await startThrottling(app, config, store);
+  const authenticator = new Authenticator(accounts, sessions, digest, throttling.credentials);
   const profiles = new ProfileService(store);
-  const passwordUpdater = new PasswordUpdater(hasher, digest, config.publicUrl);
+  const passwordUpdater = new PasswordUpdater(hasher, digest, config.publicUrl, newPasswords);
   const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, deps.onMailQueued, app.log);
   const passwordChanges = new PasswordChangeService(store, hasher, passwordUpdater, sessions, deps.onMailQueued);
   const emailChange = new EmailChangeService(store, hasher, config, deps.onMailQueued);
@@ -108,14 +126,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessions,
     authenticator,
     promos: new PromoService(store.promos),
+    throttling,
+    store,
     sessionTtlSeconds: config.sessionTtlSeconds,
     publicUrl: config.publicUrl,
   };
   registerActions(app, '/api/2.0/accounts/', {
     ...accountActions(accountDeps),
     ...recoveryActions({ ...accountDeps, passwordResets, passwordChanges }),
-    ...emailChangeActions({ emailChange, sessions, authenticator, publicUrl: config.publicUrl }),
-    ...deletionActions({ deletion: new DeletionService(store, hasher), sessions, authenticator, publicUrl: config.publicUrl }),
+    ...emailChangeActions({ emailChange, sessions, authenticator, throttling, publicUrl: config.publicUrl }),
+    ...deletionActions({ deletion: new DeletionService(store, hasher), sessions, authenticator, throttling, publicUrl: config.publicUrl }),
   });
   registerPageAssets(app);
   registerConfirmPage(app, confirmation);
@@ -124,7 +144,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', () => passwordResets.settle());
   registerEmailChangePage(app, emailChange);
   registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
-  registerSessionRoutes(app, { sessions, authenticator, publicUrl: config.publicUrl });
+  registerSessionRoutes(app, { sessions, authenticator, store, publicUrl: config.publicUrl });
+  registerAuditRoutes(app, { audit: store.audit, authenticator });
   registerHealthRoutes(app, store);
 
   return app;
@@ -135,7 +156,7 @@ const NONCE_SWEEP_MS = 10 * 60 * 1000;
 
 async function startDigest(app: FastifyInstance, store: Store, nonceTtlSeconds: number): Promise<DigestAuth> {
   const digest = new DigestAuth(store.digest, REALM, nonceTtlSeconds, async (username) => {
-    const parsed = parseEmailAddress(username);
+    const parsed = parseEmailForLookup(username);
     return parsed.ok ? store.accounts.findByEmailKey(parsed.email.key) : null;
   });
   await digest.init();

@@ -19,6 +19,15 @@ export interface Config {
   /** Proxies whose `X-Forwarded-*` headers are believed: a CIDR list, or false. */
   trustedProxies: string[] | false;
   bodyLimitBytes: number;
+  /** Time a client has to send the whole request, and its headers, in milliseconds. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** A connection that sends nothing for this long, in milliseconds, is closed. */
+  connectionTimeoutMs: number;
+  /** Whether the session cookies are named `__Host-sessionid` and `__Host-csrftoken`; needs an https PUBLIC_URL. */
+  cookieHostPrefix: boolean;
+  /** The Pwned Passwords range API that new passwords are checked against, or null for no check. */
+  pwnedPasswords: PwnedPasswordsSettings | null;
   sessionTtlSeconds: number;
   /** A session unused for longer than this ends; 0 turns the idle timeout off. */
   sessionIdleTimeoutSeconds: number;
@@ -35,6 +44,39 @@ export interface Config {
   /** Whether HTTP Digest is accepted; it needs a password-equivalent hash stored per account. */
   digestAuth: boolean;
   digestNonceTtlSeconds: number;
+  throttle: ThrottleSettings;
+  /** Redis server that keeps the throttling counters instead of the database, or null. */
+  redisUrl: string | null;
+  /** Prepended to every Redis key, so that several deployments can share one Redis. */
+  redisKeyPrefix: string;
+}
+
+/** Limits on failed password checks and on requests that send mail; the README describes each setting. */
+export interface ThrottleSettings {
+  enabled: boolean;
+  /** Failed password checks from one client IP per window before every further check is refused. */
+  failuresPerIp: number;
+  failuresWindowSeconds: number;
+  /** Failed password checks of one account before each further attempt waits for a growing delay. */
+  failuresPerAccount: number;
+  accountDelaySeconds: number;
+  accountMaxDelaySeconds: number;
+  /** An account's failures are forgotten after this long without a new one. */
+  accountWindowSeconds: number;
+  createPerIp: number;
+  createPerAddress: number;
+  createWindowSeconds: number;
+  resetPerIp: number;
+  resetPerAddress: number;
+  resetWindowSeconds: number;
+}
+
+export interface PwnedPasswordsSettings {
+  /** Base URL to which the first five hex digits of a password's SHA-1 are appended; ends in `/`. */
+  url: string;
+  timeoutMs: number;
+  /** Whether a password is accepted (`open`) or the request gets 503 (`closed`) when the check fails or times out. */
+  failMode: 'open' | 'closed';
 }
 
 export interface HashSettings {
@@ -78,6 +120,9 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     trustedProxies: proxyList(env),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    ...timeouts(env),
+    cookieHostPrefix: hostPrefix(env, publicUrl),
+    pwnedPasswords: pwnedPasswords(env),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 1209600, 60, 10 * 365 * 86400),
     sessionIdleTimeoutSeconds: integer(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 0, 0, 10 * 365 * 86400),
     confirmTokenTtlSeconds: integer(env, 'CONFIRM_TOKEN_TTL_SECONDS', 72 * 3600, 60, 365 * 86400),
@@ -93,9 +138,12 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
       timeCost: integer(env, 'HASH_TIME_COST', MIN_HASH_TIME_COST, MIN_HASH_TIME_COST, 100),
       parallelism: integer(env, 'HASH_PARALLELISM', 1, 1, 16),
     },
+    throttle: throttleSettings(env),
+    redisUrl: redisLocation(env),
+    redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'sigma-accounts:throttle:'),
   };
 
-  return Object.freeze({ ...config, hash: Object.freeze(config.hash) });
+  return Object.freeze({ ...config, hash: Object.freeze(config.hash), throttle: Object.freeze(config.throttle) });
 }
 
 function raw(env: Environment, name: string): string | undefined {
@@ -186,6 +234,83 @@ function mailbox(env: Environment, name: string, fallback: string): string {
 function linkHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+const LIMIT_MAX = 1_000_000;
+const WINDOW_MAX_SECONDS = 7 * 86400;
+
+function throttleSettings(env: Environment): ThrottleSettings {
+  const settings: ThrottleSettings = {
+    enabled: onOff(env, 'THROTTLE', true),
+    failuresPerIp: integer(env, 'THROTTLE_FAILURES_PER_IP', 100, 1, LIMIT_MAX),
+    failuresWindowSeconds: integer(env, 'THROTTLE_FAILURES_WINDOW_SECONDS', 900, 1, WINDOW_MAX_SECONDS),
+    failuresPerAccount: integer(env, 'THROTTLE_FAILURES_PER_ACCOUNT', 10, 1, LIMIT_MAX),
+    accountDelaySeconds: integer(env, 'THROTTLE_ACCOUNT_DELAY_SECONDS', 1, 1, 86400),
+    accountMaxDelaySeconds: integer(env, 'THROTTLE_ACCOUNT_MAX_DELAY_SECONDS', 900, 1, 86400),
+    accountWindowSeconds: integer(env, 'THROTTLE_ACCOUNT_WINDOW_SECONDS', 3600, 1, WINDOW_MAX_SECONDS),
+    createPerIp: integer(env, 'THROTTLE_CREATE_PER_IP', 30, 1, LIMIT_MAX),
+    createPerAddress: integer(env, 'THROTTLE_CREATE_PER_ADDRESS', 5, 1, LIMIT_MAX),
+    createWindowSeconds: integer(env, 'THROTTLE_CREATE_WINDOW_SECONDS', 3600, 1, WINDOW_MAX_SECONDS),
+    resetPerIp: integer(env, 'THROTTLE_RESET_PER_IP', 30, 1, LIMIT_MAX),
+    resetPerAddress: integer(env, 'THROTTLE_RESET_PER_ADDRESS', 5, 1, LIMIT_MAX),
+    resetWindowSeconds: integer(env, 'THROTTLE_RESET_WINDOW_SECONDS', 3600, 1, WINDOW_MAX_SECONDS),
+  };
+
+  if (settings.accountMaxDelaySeconds < settings.accountDelaySeconds) {
+    throw new ConfigError('THROTTLE_ACCOUNT_MAX_DELAY_SECONDS must be at least THROTTLE_ACCOUNT_DELAY_SECONDS');
+  }
+  // A shorter window would forget an account's failures while it still waits out its delay, and the next
+  // attempt would start again without one.
+  if (settings.accountWindowSeconds < settings.accountMaxDelaySeconds) {
+    throw new ConfigError('THROTTLE_ACCOUNT_WINDOW_SECONDS must be at least THROTTLE_ACCOUNT_MAX_DELAY_SECONDS');
+  }
+  return settings;
+}
+
+function redisLocation(env: Environment): string | null {
+  const value = raw(env, 'REDIS_URL');
+  if (value === undefined) return null;
+
+  // The message never repeats the value: a Redis URL may carry a password.
+  if (!URL.canParse(value) || !['redis:', 'rediss:'].includes(new URL(value).protocol) || new URL(value).hostname === '') {
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL with a host, such as redis://127.0.0.1:6379');
+  }
+  return value;
+}
+
+function timeouts(env: Environment): Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs'> {
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000);
+  const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000);
+  const connectionTimeoutMs = integer(env, 'CONNECTION_TIMEOUT_MS', 60_000, 1000, 3_600_000);
+
+  // Node's HTTP server rejects a headers timeout longer than the request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS must be at most REQUEST_TIMEOUT_MS');
+  }
+  return { requestTimeoutMs, headersTimeoutMs, connectionTimeoutMs };
+}
+
+function hostPrefix(env: Environment, publicUrl: string): boolean {
+  const enabled = onOff(env, 'COOKIE_HOST_PREFIX', false);
+
+  // Browsers drop a __Host- cookie that lacks Secure, and Secure cookies need HTTPS.
+  if (enabled && !publicUrl.startsWith('https://')) {
+    throw new ConfigError('COOKIE_HOST_PREFIX=on requires an https:// PUBLIC_URL, because browsers accept __Host- cookies only over HTTPS');
+  }
+  return enabled;
+}
+
+function pwnedPasswords(env: Environment): PwnedPasswordsSettings | null {
+  const failMode = oneOf(env, 'PWNED_PASSWORDS_FAIL', 'open', ['open', 'closed']) as PwnedPasswordsSettings['failMode'];
+  const timeoutMs = integer(env, 'PWNED_PASSWORDS_TIMEOUT_MS', 2000, 100, 60_000);
+  const value = raw(env, 'PWNED_PASSWORDS_URL');
+  if (value === undefined) return null;
+
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('PWNED_PASSWORDS_URL must be an http:// or https:// URL without a query, such as https://api.pwnedpasswords.com/range/');
+  }
+  return { url: url.href.endsWith('/') ? url.href : `${url.href}/`, timeoutMs, failMode };
 }
 
 function proxyList(env: Environment): string[] | false {

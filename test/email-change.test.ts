@@ -9,7 +9,7 @@ import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import { activeAccount, PASSWORD, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, errorList, errorPoints, request } from './helpers/client.js';
 import { startTags, textOf } from './helpers/html.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { BULK_SIGN_UPS, startTestServer, type TestServer } from './helpers/server.js';
 import { SmtpSink, tokenOf } from './helpers/smtp-sink.js';
 import { countRows, sqlRows } from './helpers/store.js';
 
@@ -42,6 +42,7 @@ describe('email change', () => {
     smtp = new SmtpSink();
     const smtpUrl = await smtp.start();
     server = await startTestServer({
+      ...BULK_SIGN_UPS,
       SMTP_URL: smtpUrl,
       PUBLIC_URL,
       // Most tests mail one address several times in a row; one test below runs with the throttle on.

@@ -9,6 +9,7 @@ import { PASSWORD, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, errorList } from './helpers/client.js';
 import { sleep, waitUntil } from './helpers/outbox.js';
 import { errorLogLines, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { BULK_SIGN_UPS } from './helpers/server.js';
 import { confirmationLinkIn, type HeldMessage, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
 import { POSTGRES_ADMIN_URL, TEST_DATABASE_PREFIX, testStore } from './helpers/store.js';
 
@@ -134,6 +135,7 @@ describe('two nodes on one PostgreSQL database', { skip: SKIP }, () => {
     pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
 
     const settings = {
+      ...BULK_SIGN_UPS,
       DATABASE_URL: databaseUrl,
       MAIL_POLL_MS: '50',
       MAIL_LEASE_SECONDS: String(LEASE_SECONDS),

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { PASSWORD, uniqueAddress } from './helpers/accounts.js';
 import { action, type ApiResponse, errorList, request } from './helpers/client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { BULK_SIGN_UPS, startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
 import { countRows, sqlRows } from './helpers/store.js';
 
@@ -44,7 +44,7 @@ describe('promo codes', () => {
 
   before(async () => {
     smtp = new SmtpSink();
-    server = await startTestServer({ SMTP_URL: await smtp.start() });
+    server = await startTestServer({ ...BULK_SIGN_UPS, SMTP_URL: await smtp.start() });
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { PASSWORD, signUp, uniqueAddress } from './helpers/accounts.js';
 import { action, errorList } from './helpers/client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { BULK_SIGN_UPS, startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
 import { countRows, sqlRows } from './helpers/store.js';
 
@@ -42,7 +42,7 @@ describe('concurrent account requests', () => {
   before(async () => {
     smtp = new SmtpSink();
     const smtpUrl = await smtp.start();
-    server = await startTestServer({ SMTP_URL: smtpUrl });
+    server = await startTestServer({ ...BULK_SIGN_UPS, SMTP_URL: smtpUrl });
   });
 
   after(async () => {

@@ -8,6 +8,7 @@ import { action, type ApiResponse, errorList, request } from './helpers/client.j
 import { sleep, waitUntil } from './helpers/outbox.js';
 import { clusterUnavailableReason, PostgresCluster } from './helpers/postgres-cluster.js';
 import { errorLogLines, outputOf, type ServerProcess, startServerProcess } from './helpers/server-process.js';
+import { BULK_SIGN_UPS } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
 import { testStore } from './helpers/store.js';
 
@@ -154,6 +155,7 @@ describe('PostgreSQL outage under load', { skip: skipReason() }, () => {
     }
 
     server = await startServerProcess({
+      ...BULK_SIGN_UPS,
       DATABASE_URL: cluster.url(DATABASE),
       SMTP_URL: await smtp.start(),
       DATABASE_CONNECT_TIMEOUT_MS: '1000',

@@ -8,6 +8,9 @@ import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
 import type { PromoService } from '../promo/promo-service.js';
 import type { ClientInfo, SessionService } from '../sessions/session-service.js';
+import type { Store } from '../storage/store.js';
+import { successUnlessNull } from '../throttle/credential-throttle.js';
+import type { Throttling } from '../throttle/throttling.js';
 import type { AccountService } from './account-service.js';
 import { parseEmailAddress } from './email-address.js';
 
@@ -17,6 +20,9 @@ export interface AccountRouteDeps {
   sessions: SessionService;
   authenticator: Authenticator;
   promos: PromoService;
+  throttling: Throttling;
+  /** For the transactions that write a change together with its audit record. */
+  store: Store;
   sessionTtlSeconds: number;
   publicUrl: string;
 }
@@ -46,14 +52,15 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       required: ['email'],
       additionalProperties: false,
     },
-    handle: async (_request, _reply, body) => {
+    handle: async (request, _reply, body) => {
       const parsed = parseEmailAddress(body.email);
       if (!parsed.ok) throw validationError('email', parsed.reason);
+      await deps.throttling.mailRequests.take(request, 'create', parsed.email.key);
 
       const promo = await deps.promos.check(body.promo ?? null, Date.now());
       if (!promo.ok) throw validationError('promo', promo.reason);
 
-      const uuid = await accounts.create(parsed.email, promo.code, Date.now());
+      const uuid = await accounts.create(parsed.email, promo.code, clientOf(request), Date.now());
       return { success: true, uuid };
     },
   };
@@ -81,14 +88,25 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
   const login: Action<{ username: string; password: string }> = {
     body: { type: 'object', properties: credentials, required: ['username', 'password'], additionalProperties: false },
     handle: async (request, reply, body) => {
-      const account = await accounts.authenticate(body.username, body.password);
-      if (!account) throw authenticator.challenge('login failed: the username or password is wrong, or the account is not active');
+      const client = clientOf(request);
+      const authenticate = () => accounts.authenticate(body.username, body.password);
+      const account = await deps.throttling.credentials.guard(request, { username: body.username }, authenticate, successUnlessNull);
+      if (!account) {
+        const failure = await accounts.loginFailure(body.username);
+        await deps.store.audit.record({ type: 'login', actor: null, accountUuid: failure.accountUuid, client, failure: failure.reason });
+        throw authenticator.challenge('login failed: the username or password is wrong, or the account is not active');
+      }
 
       // A session id that came with the login is ended, so that one planted before login is never promoted.
       const presented = sessionIdOf(request);
       if (presented) await sessions.endById(presented);
 
-      const session = await sessions.start(account.uuid, clientOf(request), Date.now());
+      const session = await deps.store.transaction(async (stores) => {
+        const started = await sessions.start(account.uuid, client, Date.now(), stores.sessions);
+        const details = `session ${started.record.publicId}`;
+        await stores.audit.record({ type: 'login', actor: account.uuid, accountUuid: account.uuid, client, details });
+        return started;
+      });
       setSessionCookies(request, reply, session, deps.sessionTtlSeconds);
       return { uuid: account.uuid };
     },
@@ -102,7 +120,11 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       const session = await authenticator.sessionOf(request);
       if (session) {
         assertCsrf(request, { accountUuid: session.accountUuid, via: 'session', session }, sessions, deps.publicUrl);
-        await sessions.end(session);
+        await deps.store.transaction(async (stores) => {
+          await sessions.end(session, stores.sessions);
+          const details = `session ${session.publicId}`;
+          await stores.audit.record({ type: 'logout', actor: session.accountUuid, accountUuid: session.accountUuid, client: clientOf(request), details });
+        });
       }
 
       clearSessionCookies(request, reply);
@@ -130,7 +152,8 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
         throw validationError(missing, `${missing} is required when the other credential is given`);
       }
 
-      const account = await accounts.authenticate(body.username, body.password);
+      const { username, password } = body;
+      const account = await deps.throttling.credentials.guard(request, { username }, () => accounts.authenticate(username, password), successUnlessNull);
       if (!account) throw authenticator.challenge('the username or password is wrong, or the account is not active');
       return { uuid: account.uuid };
     },

@@ -5,10 +5,11 @@ import { confirmationLink, issueConfirmationToken } from '../confirmation/confir
 import { confirmationMessage, existingAccountMessage } from '../mail/messages.js';
 import { MAX_PASSWORD_BYTES, normalizePassword } from '../passwords/password-policy.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
+import type { ClientInfo } from '../sessions/session-service.js';
 import type { Store, Stores } from '../storage/store.js';
 import type { Account } from './account-store.js';
 import type { EmailAddress } from './email-address.js';
-import { parseEmailAddress } from './email-address.js';
+import { parseEmailAddress, parseEmailForLookup } from './email-address.js';
 
 type AccountSettings = Pick<Config, 'publicUrl' | 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
 
@@ -36,7 +37,7 @@ export class AccountService {
    * account the uuid is a decoy and the owner is mailed instead, so the answer never tells whether the
    * address is registered.
    */
-  async create(email: EmailAddress, promo: string | null, now: number): Promise<string> {
+  async create(email: EmailAddress, promo: string | null, client: ClientInfo, now: number): Promise<string> {
     const newUuid = randomUUID();
 
     const queued = await this.store.transaction(async (stores) => {
@@ -48,10 +49,16 @@ export class AccountService {
         createdAt: now,
       });
 
-      if (inserted) return this.mailConfirmation(stores, newUuid, email.address, email.key, now);
+      if (inserted) {
+        await stores.audit.record({ type: 'create', actor: null, accountUuid: newUuid, client, details: promo ? `promo ${promo}` : '' });
+        return this.mailConfirmation(stores, newUuid, email.address, email.key, now);
+      }
 
       const existing = await stores.accounts.findByEmailKey(email.key);
-      return existing ? this.mailExistingOwner(stores, existing, now) : false;
+      if (!existing) return false;
+      // Only the owner of the address can read this record, in the audit log of the existing account.
+      await stores.audit.record({ type: 'create', actor: null, accountUuid: existing.uuid, client, failure: 'address_registered' });
+      return this.mailExistingOwner(stores, existing, now);
     });
 
     if (queued) this.onMailQueued();
@@ -67,10 +74,16 @@ export class AccountService {
     // Measured after NFC, as the policy measures it when the password is set.
     if (Buffer.byteLength(normalizePassword(password), 'utf8') > MAX_PASSWORD_BYTES) return null;
 
-    const parsed = parseEmailAddress(username);
+    const parsed = parseEmailForLookup(username);
     const account = parsed.ok ? await this.store.accounts.findByEmailKey(parsed.email.key) : null;
     const matches = await this.hasher.verify(account?.passwordHash ?? null, password);
     if (!matches || account?.state !== 'active') return null;
+
+    // A hash made before HASH_* was raised is replaced now, while the password is at hand. The login waits
+    // for one more hash, once per account.
+    if (account.passwordHash && this.hasher.needsRehash(account.passwordHash)) {
+      await this.store.accounts.replacePasswordHash(account.uuid, account.passwordHash, await this.hasher.hash(password));
+    }
 
     // Accounts whose password was set while Digest was off get their Digest hashes at the next login.
     if (this.digest && (!account.digestHa1.md5 || !account.digestHa1.sha256)) {
@@ -78,6 +91,19 @@ export class AccountService {
       await this.store.accounts.setDigestHashes(account.uuid, hashes.md5, hashes.sha256);
     }
     return account;
+  }
+
+  /**
+   * Returns why authenticate() rejected a login name, and the account it names, for the audit trail. It
+   * costs one lookup whether or not the address is registered, and no password verification.
+   */
+  async loginFailure(username: string): Promise<{ accountUuid: string | null; reason: 'unknown_account' | 'account_not_active' | 'wrong_password' }> {
+    const parsed = parseEmailAddress(username);
+    const account = parsed.ok ? await this.store.accounts.findByEmailKey(parsed.email.key) : null;
+
+    if (!account) return { accountUuid: null, reason: 'unknown_account' };
+    if (account.state !== 'active') return { accountUuid: account.uuid, reason: 'account_not_active' };
+    return { accountUuid: account.uuid, reason: 'wrong_password' };
   }
 
   private async mailExistingOwner(stores: Stores, account: Account, now: number): Promise<boolean> {

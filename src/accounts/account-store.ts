@@ -36,6 +36,12 @@ export interface AccountStore {
   findByUuid(uuid: string): Promise<Account | null>;
   /** Sets the password hash and makes a pending account active; an active one keeps its state. */
   setPassword(uuid: string, passwordHash: string, now: number): Promise<void>;
+  /**
+   * Replaces a password hash with a new hash of the same password, as when hash parameters were raised. The
+   * password's change time stays, so tokens and sessions are unaffected. Returns false, changing nothing,
+   * when the stored hash is no longer `expectedHash` because the password changed meanwhile.
+   */
+  replacePasswordHash(uuid: string, expectedHash: string, newHash: string): Promise<boolean>;
   /** Stores the HTTP Digest hashes of an account, or clears them with nulls. */
   setDigestHashes(uuid: string, md5: string | null, sha256: string | null): Promise<void>;
   /**

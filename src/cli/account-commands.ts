@@ -1,5 +1,6 @@
-import { parseEmailAddress } from '../accounts/email-address.js';
+import { parseEmailForLookup } from '../accounts/email-address.js';
 import type { AccountSummary } from '../admin/admin-store.js';
+import { OPERATOR, operatorEvent } from '../audit/audit-events.js';
 import { DeletionService } from '../deletion/deletion-service.js';
 import { PasswordHasher } from '../passwords/password-hasher.js';
 import type { AccountState } from '../storage/schema.js';
@@ -24,7 +25,7 @@ const COLUMNS: Array<Column<AccountSummary>> = [
 export async function findAccount(store: Store, name: string | undefined): Promise<AccountSummary> {
   if (!name) throw new CliError('missing account: give its uuid or email address', 2);
 
-  const parsed = parseEmailAddress(name);
+  const parsed = parseEmailForLookup(name);
   const account = await store.admin.findAccount(parsed.ok ? parsed.email.key : name);
   if (!account) throw new CliError(`no account with uuid or email "${name}"`);
   return account;
@@ -89,12 +90,17 @@ export const accountCommands: Command[] = [
       const store = await context.store();
       const account = await findAccount(store, context.args[0]);
 
-      await store.transaction(async (stores) => {
+      const disabled = await store.transaction(async (stores) => {
+        const event = operatorEvent('disable_account', account.uuid);
         if (!(await stores.admin.setActive(account.uuid, false))) {
-          throw new CliError(`account ${account.uuid} is ${account.state}; only active or disabled accounts can be disabled`);
+          await stores.audit.record({ ...event, failure: 'invalid_state' });
+          return false;
         }
         await stores.sessions.deleteAllOf(account.uuid);
+        await stores.audit.record(event);
+        return true;
       });
+      if (!disabled) throw new CliError(`account ${account.uuid} is ${account.state}; only active or disabled accounts can be disabled`);
       printAccount(context, await findAccount(store, account.uuid));
     },
   },
@@ -107,7 +113,13 @@ export const accountCommands: Command[] = [
       const store = await context.store();
       const account = await findAccount(store, context.args[0]);
 
-      if (!(await store.admin.setActive(account.uuid, true))) {
+      const enabled = await store.transaction(async (stores) => {
+        const changed = await stores.admin.setActive(account.uuid, true);
+        const event = operatorEvent('enable_account', account.uuid);
+        await stores.audit.record(changed ? event : { ...event, failure: 'invalid_state' });
+        return changed;
+      });
+      if (!enabled) {
         throw new CliError(`account ${account.uuid} is ${account.state}; only active or disabled accounts can be enabled`);
       }
       printAccount(context, await findAccount(store, account.uuid));
@@ -123,7 +135,7 @@ export const accountCommands: Command[] = [
       const account = await findAccount(store, context.args[0]);
 
       const deletion = new DeletionService(store, new PasswordHasher(context.config.hash));
-      if (!(await deletion.erase(account.uuid, Date.now()))) throw new CliError(`account ${account.uuid} is already deleted`);
+      if (!(await deletion.erase(account.uuid, Date.now(), { actor: OPERATOR, client: null }))) throw new CliError(`account ${account.uuid} is already deleted`);
       printAccount(context, await findAccount(store, account.uuid));
     },
   },
@@ -139,7 +151,10 @@ export const accountCommands: Command[] = [
 
       const store = await context.store();
       const account = await findAccount(store, context.args[0]);
-      await store.admin.setProfileState(account.uuid, state);
+      await store.transaction(async (stores) => {
+        await stores.admin.setProfileState(account.uuid, state);
+        await stores.audit.record(operatorEvent('set_account_state', account.uuid, `state ${state}`));
+      });
       printAccount(context, await findAccount(store, account.uuid));
     },
   },
@@ -151,7 +166,10 @@ export const accountCommands: Command[] = [
     run: async (context) => {
       const store = await context.store();
       const account = await findAccount(store, context.args[0]);
-      await store.sessions.deleteAllOf(account.uuid);
+      await store.transaction(async (stores) => {
+        await stores.sessions.deleteAllOf(account.uuid);
+        await stores.audit.record(operatorEvent('end_all_sessions', account.uuid));
+      });
 
       const result = { uuid: account.uuid, sessionsEnded: account.sessions };
       context.print(context.json ? JSON.stringify(result, null, 2) : `ended ${account.sessions} session(s) of ${account.uuid}`);

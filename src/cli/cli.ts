@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { openStore, type Store } from '../storage/store.js';
 import { accountCommands } from './account-commands.js';
+import { auditCommands } from './audit-commands.js';
 import { type Command, CliError } from './command.js';
 import { hashCommands } from './hash-commands.js';
 import { mailCommands } from './mail-commands.js';
 import { promoCommands } from './promo-commands.js';
 
 /** Every operator command; `serve` and `migrate` are handled by main. */
-export const COMMANDS: Command[] = [...accountCommands, ...promoCommands, ...mailCommands, ...hashCommands];
+export const COMMANDS: Command[] = [...accountCommands, ...promoCommands, ...mailCommands, ...hashCommands, ...auditCommands];
 
 /** Returns the help of one command. */
 export function commandHelp(command: Command): string {

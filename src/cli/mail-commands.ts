@@ -1,4 +1,5 @@
 import type { MailFilter, MailSummary } from '../admin/admin-store.js';
+import { operatorEvent } from '../audit/audit-events.js';
 import { type Command, CliError } from './command.js';
 import { wholeNumber } from './account-commands.js';
 import { type Column, formatTable, time } from './output.js';
@@ -40,7 +41,13 @@ export const mailCommands: Command[] = [
     run: async (context) => {
       const id = context.args[0] ?? '';
       const store = await context.store();
-      if (!(await store.admin.retryMail(id, Date.now()))) throw new CliError(`no unsent message with id "${id}"`);
+      const queued = await store.transaction(async (stores) => {
+        const found = await stores.admin.retryMail(id, Date.now());
+        const event = operatorEvent('retry_mail', null, `message ${id}`);
+        await stores.audit.record(found ? event : { ...event, failure: 'not_found' });
+        return found;
+      });
+      if (!queued) throw new CliError(`no unsent message with id "${id}"`);
 
       const result = { id, queued: true };
       context.print(context.json ? JSON.stringify(result, null, 2) : `message ${id} is queued; a running server delivers it at its next poll`);

@@ -1,3 +1,4 @@
+import { operatorEvent } from '../audit/audit-events.js';
 import type { PromoCode } from '../promo/promo-store.js';
 import { type Command, CliError } from './command.js';
 import { PROFILE_STATES, wholeNumber } from './account-commands.js';
@@ -45,7 +46,12 @@ export const promoCommands: Command[] = [
       }
 
       const store = await context.store();
-      const created = await store.promos.insert({ code, grantsState: grants, maxUses, expiresAt, createdAt: Date.now() });
+      const created = await store.transaction(async (stores) => {
+        const inserted = await stores.promos.insert({ code, grantsState: grants, maxUses, expiresAt, createdAt: Date.now() });
+        const event = operatorEvent('create_promo', null, `code ${code}`);
+        await stores.audit.record(inserted ? event : { ...event, failure: 'already_exists' });
+        return inserted;
+      });
       if (!created) throw new CliError(`promo code ${code} already exists`);
 
       const promo = await store.promos.find(code);
@@ -70,7 +76,13 @@ export const promoCommands: Command[] = [
     run: async (context) => {
       const code = codeOf(context.args[0]);
       const store = await context.store();
-      if (!(await store.promos.disable(code, Date.now()))) throw new CliError(`no promo code ${code}`);
+      const disabled = await store.transaction(async (stores) => {
+        const found = await stores.promos.disable(code, Date.now());
+        const event = operatorEvent('disable_promo', null, `code ${code}`);
+        await stores.audit.record(found ? event : { ...event, failure: 'not_found' });
+        return found;
+      });
+      if (!disabled) throw new CliError(`no promo code ${code}`);
 
       const promo = await store.promos.find(code);
       context.print(context.json ? JSON.stringify(promo, null, 2) : formatTable(promo ? [promo] : [], COLUMNS));

@@ -1,7 +1,8 @@
+import type { AuditReason } from '../audit/audit-events.js';
 import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
 import type { DigestHasher } from '../accounts/account-service.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
-import { passwordPolicyViolation } from '../passwords/password-policy.js';
+import type { NewPasswordCheck } from '../passwords/new-password-check.js';
 import { redeemAccountPromo } from '../promo/promo-redemption.js';
 import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
@@ -13,6 +14,10 @@ export type ConfirmOutcome =
 const UNKNOWN_TOKEN = 'token is not a valid confirmation token; open the link from the most recent email';
 const USED_TOKEN = 'token has already been used; log in with the password you set, or sign up again for a new link';
 const EXPIRED_TOKEN = 'token has expired; sign up again with the same address to get a new link';
+const TOKEN_FAILURES = new Map<string, AuditReason>([
+  [USED_TOKEN, 'used_token'],
+  [EXPIRED_TOKEN, 'expired_token'],
+]);
 
 /** The `confirm` step: a confirmation token and a first password turn a pending account active. */
 export class ConfirmationService {
@@ -20,6 +25,7 @@ export class ConfirmationService {
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionService,
+    private readonly newPasswords: NewPasswordCheck,
     private readonly digest: DigestHasher | null = null,
   ) {}
 
@@ -31,14 +37,14 @@ export class ConfirmationService {
 
   async confirm(token: string, password: string, client: ClientInfo, now: number): Promise<ConfirmOutcome> {
     const problem = await this.tokenProblem(token, now);
-    if (problem) return { ok: false, field: 'token', reason: problem };
+    if (problem) return this.failed({ ok: false, field: 'token', reason: problem }, token, client);
 
     const record = await this.store.tokens.find(digestOf(token), 'confirm');
     const account = record ? await this.store.accounts.findByUuid(record.accountUuid) : null;
-    if (!record || !account) return { ok: false, field: 'token', reason: UNKNOWN_TOKEN };
+    if (!record || !account) return this.failed({ ok: false, field: 'token', reason: UNKNOWN_TOKEN }, token, client);
 
-    const violation = passwordPolicyViolation(password, account.email);
-    if (violation) return { ok: false, field: 'password', reason: violation };
+    const violation = await this.newPasswords.violation(password, account.email);
+    if (violation) return this.failed({ ok: false, field: 'password', reason: violation }, token, client);
 
     // Hashing happens before the transaction so that no lock is held for the length of a hash.
     const passwordHash = await this.hasher.hash(password);
@@ -48,6 +54,7 @@ export class ConfirmationService {
     return this.store.transaction(async (stores) => {
       // Of several requests racing with one token, only the one whose UPDATE changes the row goes on.
       if (!(await stores.tokens.consume(record.digest, now))) {
+        await stores.audit.record({ type: 'confirm', actor: null, accountUuid: account.uuid, client, failure: 'used_token' });
         return { ok: false, field: 'token', reason: USED_TOKEN } as const;
       }
 
@@ -59,8 +66,18 @@ export class ConfirmationService {
       await redeemAccountPromo(stores, account.uuid, now);
       await stores.sessions.deleteAllOf(account.uuid);
       const session = await this.sessions.start(account.uuid, client, now, stores.sessions);
+      await stores.audit.record({ type: 'confirm', actor: account.uuid, accountUuid: account.uuid, client });
       return { ok: true, accountUuid: account.uuid, session } as const;
     });
+  }
+
+  /** Records a failed confirmation, about the token's account when the token names one, and returns it. */
+  private async failed(outcome: ConfirmOutcome & { ok: false }, token: string, client: ClientInfo): Promise<ConfirmOutcome> {
+    const record = looksLikeSecret(token) ? await this.store.tokens.find(digestOf(token), 'confirm') : null;
+    const failure = outcome.field === 'password' ? 'password_policy' : (TOKEN_FAILURES.get(outcome.reason) ?? 'unknown_token');
+
+    await this.store.audit.record({ type: 'confirm', actor: null, accountUuid: record?.accountUuid ?? null, client, failure });
+    return outcome;
   }
 
   private async tokenProblem(token: string, now: number): Promise<string | null> {

@@ -1,15 +1,19 @@
+import { clientOf } from '../accounts/account-routes.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies } from '../http/session-cookies.js';
 import type { SessionService } from '../sessions/session-service.js';
-import type { DeletionService } from './deletion-service.js';
+import type { CheckOutcome } from '../throttle/credential-throttle.js';
+import type { Throttling } from '../throttle/throttling.js';
+import type { DeletionOutcome, DeletionService } from './deletion-service.js';
 
 export interface DeletionRouteDeps {
   deletion: DeletionService;
   sessions: SessionService;
   authenticator: Authenticator;
+  throttling: Throttling;
   publicUrl: string;
 }
 
@@ -29,7 +33,8 @@ export function deletionActions(deps: DeletionRouteDeps): ActionTable {
       const caller = await authenticator.require(request);
       assertCsrf(request, caller, deps.sessions, deps.publicUrl);
 
-      const outcome = await deletion.deleteAccount(caller.accountUuid, body.password, Date.now());
+      const deleteAccount = () => deletion.deleteAccount(caller.accountUuid, body.password, clientOf(request), Date.now());
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, deleteAccount, deletionCheckOutcome);
       if (outcome.kind === 'inactive') throw authenticator.challenge('authentication required: the account is no longer active');
       if (outcome.kind === 'invalid') throw validationError(outcome.field, outcome.reason);
 
@@ -40,4 +45,9 @@ export function deletionActions(deps: DeletionRouteDeps): ActionTable {
   };
 
   return { delete_account: deleteAccount };
+}
+
+function deletionCheckOutcome(outcome: DeletionOutcome): CheckOutcome {
+  if (outcome.kind === 'deleted') return 'success';
+  return outcome.kind === 'invalid' ? 'failure' : 'neutral';
 }

@@ -1,5 +1,7 @@
+import type { AuditEvent } from '../audit/audit-events.js';
 import { verifyCurrentPassword, WRONG_CURRENT_PASSWORD } from '../passwords/current-password.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
+import type { ClientInfo } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
 
 export type DeletionOutcome =
@@ -22,23 +24,32 @@ export class DeletionService {
     private readonly hasher: PasswordHasher,
   ) {}
 
-  async deleteAccount(accountUuid: string, password: string, now: number): Promise<DeletionOutcome> {
+  async deleteAccount(accountUuid: string, password: string, client: ClientInfo, now: number): Promise<DeletionOutcome> {
+    const by = { actor: accountUuid, client };
+
     const account = await this.store.accounts.findByUuid(accountUuid);
-    if (!account || account.state !== 'active') return { kind: 'inactive' };
+    if (!account || account.state !== 'active') {
+      await this.store.audit.record({ type: 'delete_account', ...by, accountUuid, failure: 'account_not_active' });
+      return { kind: 'inactive' };
+    }
 
     if (!(await verifyCurrentPassword(this.hasher, account.passwordHash, password))) {
+      await this.store.audit.record({ type: 'delete_account', ...by, accountUuid, failure: 'wrong_password' });
       return { kind: 'invalid', field: 'password', reason: WRONG_CURRENT_PASSWORD };
     }
-    return (await this.erase(accountUuid, now)) ? { kind: 'deleted' } : { kind: 'inactive' };
+    return (await this.erase(accountUuid, now, by)) ? { kind: 'deleted' } : { kind: 'inactive' };
   }
 
   /**
-   * Turns an account into a tombstone without asking for its password, as operators do. Returns false when
-   * there is no such account or it is already deleted.
+   * Turns an account into a tombstone without asking for its password, as operators do, and records it as
+   * done `by` that actor and client. Returns false when there is no such account or it is already deleted.
    */
-  async erase(accountUuid: string, now: number): Promise<boolean> {
+  async erase(accountUuid: string, now: number, by: Pick<AuditEvent, 'actor' | 'client'>): Promise<boolean> {
     const account = await this.store.accounts.findByUuid(accountUuid);
-    if (!account || account.state === 'deleted') return false;
+    if (!account || account.state === 'deleted') {
+      await this.store.audit.record({ type: 'delete_account', ...by, accountUuid, failure: 'account_not_active' });
+      return false;
+    }
 
     let emailKey = account.emailKey;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
@@ -50,6 +61,7 @@ export class DeletionService {
         await stores.sessions.deleteAllOf(accountUuid);
         await stores.tokens.deleteAllOf(accountUuid);
         await stores.outbox.deleteForRecipient(emailKey);
+        await stores.audit.record({ type: 'delete_account', ...by, accountUuid });
         return true;
       });
       if (deleted) return true;

@@ -15,6 +15,9 @@ export type DigestOutcome =
   | { kind: 'stale' }
   /** The header names another request target than the one it came with (RFC 7616 asks for 400). */
   | { kind: 'wrong-uri' }
+  /** The response was compared and did not match, or the username has no active account with Digest hashes. */
+  | { kind: 'wrong-credentials' }
+  /** The header was rejected before any password-derived value was compared: malformed, or a replay. */
   | { kind: 'rejected' };
 
 export interface DigestRequest {
@@ -84,11 +87,11 @@ export class DigestAuth {
 
     const account = await this.findAccount(username);
     const ha1 = account ? (algorithm === 'MD5' ? account.digestHa1.md5 : account.digestHa1.sha256) : null;
-    if (!account || !ha1 || account.state !== 'active') return { kind: 'rejected' };
+    if (!account || !ha1 || account.state !== 'active') return { kind: 'wrong-credentials' };
 
     const ha2 = hash(algorithm, `${request.method}:${uri}`);
     const expected = hash(algorithm, `${ha1}:${nonce}:${count}:${cnonce}:${qop}:${ha2}`);
-    if (!constantTimeEqual(expected, response.toLowerCase())) return { kind: 'rejected' };
+    if (!constantTimeEqual(expected, response.toLowerCase())) return { kind: 'wrong-credentials' };
 
     const expiresAt = issuedAt + this.nonceTtlSeconds * 1000;
     if (expiresAt <= Date.now()) return { kind: 'stale' };

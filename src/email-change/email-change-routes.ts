@@ -1,14 +1,18 @@
+import { clientOf } from '../accounts/account-routes.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import type { SessionService } from '../sessions/session-service.js';
-import type { EmailChangeService } from './email-change-service.js';
+import type { CheckOutcome } from '../throttle/credential-throttle.js';
+import type { Throttling } from '../throttle/throttling.js';
+import type { ChangeRequestOutcome, EmailChangeService } from './email-change-service.js';
 
 export interface EmailChangeRouteDeps {
   emailChange: EmailChangeService;
   sessions: SessionService;
   authenticator: Authenticator;
+  throttling: Throttling;
   publicUrl: string;
 }
 
@@ -33,7 +37,8 @@ export function emailChangeActions(deps: EmailChangeRouteDeps): ActionTable {
       const caller = await authenticator.require(request);
       assertCsrf(request, caller, deps.sessions, deps.publicUrl);
 
-      const outcome = await emailChange.requestChange(caller.accountUuid, body.email, body.password, Date.now());
+      const requestChange = () => emailChange.requestChange(caller.accountUuid, body.email, body.password, clientOf(request), Date.now());
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, requestChange, changeRequestCheckOutcome);
       if (outcome.kind === 'inactive') throw authenticator.challenge('authentication required: the account is no longer active');
       if (outcome.kind === 'invalid') throw validationError(outcome.field, outcome.reason);
       return {};
@@ -49,12 +54,18 @@ export function emailChangeActions(deps: EmailChangeRouteDeps): ActionTable {
       required: ['token'],
       additionalProperties: false,
     },
-    handle: async (_request, _reply, body) => {
-      const outcome = await emailChange.confirm(body.token, Date.now());
+    handle: async (request, _reply, body) => {
+      const outcome = await emailChange.confirm(body.token, clientOf(request), Date.now());
       if (!outcome.ok) throw validationError('token', outcome.reason);
       return {};
     },
   };
 
   return { change_email: changeEmail, confirm_email: confirmEmail };
+}
+
+/** Classifies a change_email outcome for throttling: an invalid new address is found before the password is checked. */
+function changeRequestCheckOutcome(outcome: ChangeRequestOutcome): CheckOutcome {
+  if (outcome.kind === 'requested') return 'success';
+  return outcome.kind === 'invalid' && outcome.field === 'password' ? 'failure' : 'neutral';
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { validationError } from './api-error.js';
 import { type BodySchema, bodyValidator } from './body-schema.js';
+import { rejectControlCharacters } from './control-characters.js';
 import { registerResource } from './resource.js';
 
 /** One `?do=` action of a resource: the schema of its body and what it does with a valid one. */
@@ -14,7 +15,10 @@ export interface Action<Body> {
 // checked against its own schema before its handler sees it.
 export type ActionTable = Record<string, Action<never>>;
 
-/** Registers `POST {resourceUrl}action/?do=NAME` for every action in the table. */
+/**
+ * Registers `POST {resourceUrl}action/?do=NAME` for every action in the table. A body that fails its schema,
+ * or has a control character in a string field, is a 400 before the action runs.
+ */
 export function registerActions(app: FastifyInstance, resourceUrl: string, actions: ActionTable): void {
   const names = Object.keys(actions).sort();
   const validators = new Map(Object.entries(actions).map(([name, action]) => [name, bodyValidator(action.body)]));
@@ -35,8 +39,9 @@ export function registerActions(app: FastifyInstance, resourceUrl: string, actio
       }
 
       // No body at all counts as {}; a JSON null is a body, and not an object.
-      const body = request.body === undefined ? {} : request.body;
-      return action.handle(request, reply, validate(body) as never);
+      const body = validate(request.body === undefined ? {} : request.body);
+      rejectControlCharacters(body);
+      return action.handle(request, reply, body as never);
     },
   });
 }

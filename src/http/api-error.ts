@@ -60,3 +60,13 @@ export function notAuthenticatedError(challenges: string[], message = 'authentic
     challenges.length > 0 ? { 'WWW-Authenticate': challenges } : {},
   );
 }
+
+/** Builds a 429 whose `Retry-After` gives the whole seconds to wait, rounded up, and at least one. */
+export function tooManyRequestsError(retryAfterMs: number, message: (seconds: number) => string): ApiError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new ApiError(
+    429,
+    [{ error_type: 'permission', error_message: message(seconds), error_point: null }],
+    { 'Retry-After': String(seconds) },
+  );
+}

@@ -1,9 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 
 import type { AccountService } from '../accounts/account-service.js';
-import type { DigestAuth } from '../digest/digest-auth.js';
+import type { DigestAuth, DigestOutcome } from '../digest/digest-auth.js';
+import { parseDigestParams } from '../digest/digest-header.js';
 import type { SessionRecord } from '../sessions/session-store.js';
 import type { SessionService } from '../sessions/session-service.js';
+import { type CheckOutcome, type CredentialThrottle, successUnlessNull } from '../throttle/credential-throttle.js';
 import { notAuthenticatedError, type ApiError, validationError } from './api-error.js';
 import { sessionIdOf } from './session-cookies.js';
 
@@ -28,6 +30,7 @@ export class Authenticator {
     private readonly sessions: SessionService,
     /** Null while Digest is disabled. */
     private readonly digest: DigestAuth | null,
+    private readonly throttle: CredentialThrottle,
   ) {}
 
   /**
@@ -75,7 +78,10 @@ export class Authenticator {
 
   private async fromAuthorization(header: string, request: FastifyRequest): Promise<Caller | null> {
     if (this.digest && /^Digest\s/i.test(header)) {
-      const outcome = await this.digest.verify({ header, method: request.method, target: request.url });
+      const digest = this.digest;
+      const username = parseDigestParams(header)?.get('username') ?? '';
+      const verify = () => digest.verify({ header, method: request.method, target: request.url });
+      const outcome = await this.throttle.guard(request, { username }, verify, digestCheckOutcome);
       switch (outcome.kind) {
         case 'authenticated':
           return { accountUuid: outcome.account.uuid, via: 'digest' };
@@ -91,9 +97,19 @@ export class Authenticator {
     const credentials = parseBasic(header);
     if (!credentials) return null;
 
-    const account = await this.accounts.authenticate(credentials.username, credentials.password);
+    const { username, password } = credentials;
+    const account = await this.throttle.guard(request, { username }, () => this.accounts.authenticate(username, password), successUnlessNull);
     return account ? { accountUuid: account.uuid, via: 'basic' } : null;
   }
+}
+
+/**
+ * Classifies a Digest outcome for throttling. A stale nonce comes only with a correct response. A wrong uri,
+ * a malformed header and a replay are found without testing the password, so they are neutral.
+ */
+function digestCheckOutcome(outcome: DigestOutcome): CheckOutcome {
+  if (outcome.kind === 'authenticated' || outcome.kind === 'stale') return 'success';
+  return outcome.kind === 'wrong-credentials' ? 'failure' : 'neutral';
 }
 
 /** Parses `Basic base64(user:password)` (RFC 7617, UTF-8): the password is everything after the first colon. */

@@ -22,13 +22,16 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
 
   const status = statusOf(error.code);
   const entry: ErrorEntry = { error_type: 'validation', error_message: messageOf(status), error_point: null };
-  const body = JSON.stringify([entry]);
+  // A response to HEAD has no body (RFC 9110); the method is read from the bytes Node could not parse.
+  const rawPacket = (error as { rawPacket?: unknown }).rawPacket;
+  const head = Buffer.isBuffer(rawPacket) && rawPacket.toString('latin1', 0, 5).toUpperCase() === 'HEAD ';
+  const body = head ? '' : JSON.stringify([entry]);
 
   socket.end(
     [
       `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Bad Request'}`,
       'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
+      `Content-Length: ${head ? Buffer.byteLength(JSON.stringify([entry])) : Buffer.byteLength(body)}`,
       `X-REQUEST-ID: ${randomUUID()}`,
       'Connection: close',
       '',

@@ -4,7 +4,7 @@ import { constantTimeEqual } from '../crypto-tokens.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { permissionError } from './api-error.js';
 import type { Caller } from './authentication.js';
-import { CSRF_HEADER } from './session-cookies.js';
+import { cookieNamesOf, CSRF_HEADER } from './session-cookies.js';
 
 // Django-style CSRF (a token bound to the session, echoed in a header) is small and tied to our sessions,
 // and the Fastify CSRF plugins use other token schemes, so it is written here.
@@ -20,7 +20,7 @@ export function assertCsrf(request: FastifyRequest, caller: Caller, sessions: Se
   const header = request.headers[CSRF_HEADER];
   const token = typeof header === 'string' ? header : '';
   if (token === '') {
-    throw permissionError('CSRF check failed: send the csrftoken cookie value in the X-CSRFToken header');
+    throw permissionError(`CSRF check failed: send the ${cookieNamesOf(request).csrf} cookie value in the X-CSRFToken header`);
   }
   if (!sessions.csrfMatches(caller.session, token)) {
     throw permissionError('CSRF check failed: X-CSRFToken does not match this session; log in again for a new token');

@@ -3,6 +3,10 @@ import argon2 from 'argon2';
 import type { HashSettings } from '../config.js';
 import { normalizePassword } from './password-policy.js';
 
+// The PHC string that the argon2 package writes, such as $argon2id$v=19$m=19456,p=1,t=2$salt$hash; the
+// parameters may come in any order.
+const ARGON2_HASH = /^\$(argon2(?:id|i|d))\$v=\d+\$([a-z]=\d+(?:,[a-z]=\d+)*)\$/;
+
 /**
  * Hashes and verifies passwords with argon2id. The argon2 package runs each hash on libuv's thread pool, so
  * hashing never blocks the event loop.
@@ -40,6 +44,25 @@ export class PasswordHasher {
       // A stored value that is not a valid argon2 hash matches no password.
       return false;
     }
+  }
+
+  /**
+   * Returns whether a stored hash was made with weaker parameters than the configured ones: another argon2
+   * variant, or less memory (m), fewer passes (t) or fewer lanes (p). Returns false for a value that is no
+   * argon2 hash, because it matches no password and so is never replaced at login.
+   */
+  needsRehash(storedHash: string): boolean {
+    const match = ARGON2_HASH.exec(storedHash);
+    if (!match) return false;
+
+    const [, variant, list = ''] = match;
+    const parameters = new Map(list.split(',').map((pair) => [pair[0], Number(pair.slice(2))]));
+    return (
+      variant !== 'argon2id' ||
+      (parameters.get('m') ?? 0) < this.settings.memoryKib ||
+      (parameters.get('t') ?? 0) < this.settings.timeCost ||
+      (parameters.get('p') ?? 0) < this.settings.parallelism
+    );
   }
 
   private dummy(): Promise<string> {

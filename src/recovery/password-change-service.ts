@@ -1,5 +1,4 @@
 import { verifyCurrentPassword } from '../passwords/current-password.js';
-import { passwordPolicyViolation } from '../passwords/password-policy.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
@@ -27,7 +26,7 @@ export class PasswordChangeService {
   /**
    * Replaces the password of an authenticated account after one verification of `oldPassword`, or none when
    * it is over the size limit. Every session of the account ends. With `client` given, a new session starts
-   * for it and is returned.
+   * for it and is returned. `origin` is where the request came from, for the audit trail.
    */
   async change(
     accountUuid: string,
@@ -35,16 +34,26 @@ export class PasswordChangeService {
     newPassword: string,
     client: ClientInfo | null,
     now: number,
+    origin: ClientInfo,
   ): Promise<ChangeOutcome> {
+    const event = { type: 'change_password', actor: accountUuid, accountUuid, client: origin } as const;
+
     const account = await this.store.accounts.findByUuid(accountUuid);
-    if (account?.state !== 'active') return { ok: false, field: null, reason: INACTIVE_ACCOUNT };
+    if (account?.state !== 'active') {
+      await this.store.audit.record({ ...event, failure: 'account_not_active' });
+      return { ok: false, field: null, reason: INACTIVE_ACCOUNT };
+    }
 
     if (!(await verifyCurrentPassword(this.hasher, account.passwordHash, oldPassword))) {
+      await this.store.audit.record({ ...event, failure: 'wrong_password' });
       return { ok: false, field: 'old_password', reason: WRONG_OLD_PASSWORD };
     }
 
-    const violation = passwordPolicyViolation(newPassword, account.email);
-    if (violation) return { ok: false, field: 'new_password', reason: violation };
+    const violation = await this.updater.violation(newPassword, account.email);
+    if (violation) {
+      await this.store.audit.record({ ...event, failure: 'password_policy' });
+      return { ok: false, field: 'new_password', reason: violation };
+    }
 
     const hashed = await this.updater.hash(newPassword);
 
@@ -52,10 +61,14 @@ export class PasswordChangeService {
       // The account is read again inside the transaction, because it may have been disabled or changed its
       // address since.
       const current = await stores.accounts.findByUuid(account.uuid);
-      if (current?.state !== 'active') return { ok: false, field: null, reason: INACTIVE_ACCOUNT };
+      if (current?.state !== 'active') {
+        await stores.audit.record({ ...event, failure: 'account_not_active' });
+        return { ok: false, field: null, reason: INACTIVE_ACCOUNT };
+      }
 
       await this.updater.apply(stores, current, hashed, 'change', now);
       const session = client ? await this.sessions.start(current.uuid, client, now, stores.sessions) : null;
+      await stores.audit.record(event);
       return { ok: true, session };
     });
 

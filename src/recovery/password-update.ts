@@ -1,5 +1,6 @@
 import type { DigestHasher } from '../accounts/account-service.js';
 import type { Account } from '../accounts/account-store.js';
+import type { NewPasswordCheck } from '../passwords/new-password-check.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { Stores } from '../storage/store.js';
 import { type PasswordChangeKind, passwordChangedMessage } from './recovery-messages.js';
@@ -21,8 +22,14 @@ export class PasswordUpdater {
     private readonly hasher: PasswordHasher,
     private readonly digest: DigestHasher | null,
     private readonly publicUrl: string,
+    private readonly newPasswords: NewPasswordCheck,
   ) {
     this.messageHost = new URL(publicUrl).hostname || 'localhost';
+  }
+
+  /** Returns why `password` may not become the password of the account of `email`, or null. */
+  violation(password: string, email: string): Promise<string | null> {
+    return this.newPasswords.violation(password, email);
   }
 
   /** Hashes a password that passed the policy. Call it outside a transaction, so that no lock is held while it hashes. */

@@ -1,12 +1,14 @@
 import { clientOf } from '../accounts/account-routes.js';
-import { parseEmailAddress } from '../accounts/email-address.js';
+import { parseEmailForLookup } from '../accounts/email-address.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
 import type { SessionService } from '../sessions/session-service.js';
-import type { PasswordChangeService } from './password-change-service.js';
+import type { CheckOutcome } from '../throttle/credential-throttle.js';
+import type { Throttling } from '../throttle/throttling.js';
+import type { ChangeOutcome, PasswordChangeService } from './password-change-service.js';
 import type { PasswordResetService } from './reset-service.js';
 
 export interface RecoveryActionDeps {
@@ -14,6 +16,7 @@ export interface RecoveryActionDeps {
   passwordChanges: PasswordChangeService;
   sessions: SessionService;
   authenticator: Authenticator;
+  throttling: Throttling;
   sessionTtlSeconds: number;
   publicUrl: string;
 }
@@ -34,12 +37,14 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
       required: ['email'],
       additionalProperties: false,
     },
-    handle: async (_request, _reply, body) => {
+    handle: async (request, _reply, body) => {
       // A malformed address is rejected, because that reveals nothing about which addresses have accounts.
-      const parsed = parseEmailAddress(body.email);
+      // A look-alike spelling finds the account it imitates, and the link goes to that account's own address.
+      const parsed = parseEmailForLookup(body.email);
       if (!parsed.ok) throw validationError('email', parsed.reason);
+      await deps.throttling.mailRequests.take(request, 'request_password_reset', parsed.email.key);
 
-      await passwordResets.request(parsed.email, Date.now());
+      await passwordResets.request(parsed.email, clientOf(request), Date.now());
       return {};
     },
   };
@@ -77,7 +82,8 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
 
       // Only a caller with a session gets a new one. Basic and Digest callers send credentials every time.
       const client = caller.via === 'session' ? clientOf(request) : null;
-      const outcome = await passwordChanges.change(caller.accountUuid, body.old_password, body.new_password, client, Date.now());
+      const change = () => passwordChanges.change(caller.accountUuid, body.old_password, body.new_password, client, Date.now(), clientOf(request));
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, change, changeCheckOutcome);
       if (!outcome.ok) {
         if (outcome.field === null) throw authenticator.challenge(`authentication failed: ${outcome.reason}`);
         throw validationError(outcome.field, outcome.reason);
@@ -93,4 +99,10 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
     reset_password: resetPassword,
     change_password: changePassword,
   };
+}
+
+/** Classifies a change_password outcome for throttling: a policy error on new_password comes after old_password matched. */
+function changeCheckOutcome(outcome: ChangeOutcome): CheckOutcome {
+  if (outcome.ok || outcome.field === 'new_password') return 'success';
+  return outcome.field === 'old_password' ? 'failure' : 'neutral';
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 
+import { clientOf } from '../accounts/account-routes.js';
 import { type Action, registerActions } from '../http/actions.js';
 import { notFoundError } from '../http/api-error.js';
 import type { Authenticator } from '../http/authentication.js';
@@ -8,12 +9,15 @@ import { paginationOf } from '../http/pagination.js';
 import { registerResource } from '../http/resource.js';
 import { clearSessionCookies } from '../http/session-cookies.js';
 import { isoWithOffset } from '../iso-time.js';
+import type { Store } from '../storage/store.js';
 import type { SessionService } from './session-service.js';
 import type { SessionRecord } from './session-store.js';
 
 export interface SessionRouteDeps {
   sessions: SessionService;
   authenticator: Authenticator;
+  /** For the transactions that write a change together with its audit record. */
+  store: Store;
   publicUrl: string;
 }
 
@@ -54,7 +58,13 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
       assertCsrf(request, caller, sessions, deps.publicUrl);
 
       const id = (request.params as { id: string }).id.toLowerCase();
-      const ended = PUBLIC_ID.test(id) && (await sessions.endByPublicId(caller.accountUuid, id));
+      const event = { type: 'end_session', actor: caller.accountUuid, accountUuid: caller.accountUuid, client: clientOf(request) } as const;
+      const ended = await deps.store.transaction(async (stores) => {
+        const found = PUBLIC_ID.test(id) && (await sessions.endByPublicId(caller.accountUuid, id, stores.sessions));
+        if (found) await stores.audit.record({ ...event, details: `session ${id}` });
+        else await stores.audit.record({ ...event, failure: 'unknown_session' });
+        return found;
+      });
       if (!ended) throw notFoundError(`session ${id.slice(0, 64)} does not exist among the sessions of this account`);
 
       // Ending the session of the request itself is a logout, so its cookies expire too.
@@ -70,7 +80,12 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
       assertCsrf(request, caller, sessions, deps.publicUrl);
 
       // A caller authenticated by an Authorization header has no session of its own to keep.
-      await sessions.endOthers(caller.accountUuid, caller.via === 'session' ? caller.session : null);
+      const keep = caller.via === 'session' ? caller.session : null;
+      await deps.store.transaction(async (stores) => {
+        await sessions.endOthers(caller.accountUuid, keep, stores.sessions);
+        const details = keep ? `kept session ${keep.publicId}` : 'kept no session';
+        await stores.audit.record({ type: 'end_other_sessions', actor: caller.accountUuid, accountUuid: caller.accountUuid, client: clientOf(request), details });
+      });
       return {};
     },
   };

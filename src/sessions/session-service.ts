@@ -96,19 +96,20 @@ export class SessionService {
     return { sessions, totalCount };
   }
 
-  async end(session: SessionRecord): Promise<void> {
-    await this.sessions.delete(session.digest);
+  /** Ends a session, in `store` when given: a store bound to an open transaction. */
+  async end(session: SessionRecord, store: SessionStore = this.sessions): Promise<void> {
+    await store.delete(session.digest);
   }
 
   /** Ends the account's session with this public id; returns false when the account has no such session. */
-  endByPublicId(accountUuid: string, publicId: string): Promise<boolean> {
-    return this.sessions.deleteByPublicId(accountUuid, publicId);
+  endByPublicId(accountUuid: string, publicId: string, store: SessionStore = this.sessions): Promise<boolean> {
+    return store.deleteByPublicId(accountUuid, publicId);
   }
 
   /** Ends every session of the account except `keep`; with no `keep`, every session. */
-  async endOthers(accountUuid: string, keep: SessionRecord | null): Promise<void> {
-    if (keep) await this.sessions.deleteAllExcept(accountUuid, keep.digest);
-    else await this.sessions.deleteAllOf(accountUuid);
+  async endOthers(accountUuid: string, keep: SessionRecord | null, store: SessionStore = this.sessions): Promise<void> {
+    if (keep) await store.deleteAllExcept(accountUuid, keep.digest);
+    else await store.deleteAllOf(accountUuid);
   }
 
   /** Ends the session of a presented id, whether or not it is still valid. */

@@ -50,6 +50,18 @@ export class KyselyAccountStore implements AccountStore {
       .execute();
   }
 
+  async replacePasswordHash(uuid: string, expectedHash: string, newHash: string): Promise<boolean> {
+    const replaced = await this.db
+      .updateTable('accounts')
+      .set({ password_hash: newHash })
+      .where('uuid', '=', uuid)
+      .where('password_hash', '=', expectedHash)
+      .returning('uuid')
+      .executeTakeFirst();
+
+    return replaced !== undefined;
+  }
+
   async setDigestHashes(uuid: string, md5: string | null, sha256: string | null): Promise<void> {
     await this.db.updateTable('accounts').set({ digest_ha1_md5: md5, digest_ha1_sha256: sha256 }).where('uuid', '=', uuid).execute();
   }

@@ -12,6 +12,9 @@ export interface Database {
   digest_nonces: DigestNonceTable;
   server_secrets: ServerSecretTable;
   promo_codes: PromoCodeTable;
+  throttle_counters: ThrottleCounterTable;
+  audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
 }
 
 /** `deleted` marks an anonymised tombstone: no address, no password, no profile, only the uuid. */
@@ -117,4 +120,36 @@ export interface PromoCodeTable {
   expires_at: number | null;
   disabled_at: number | null;
   created_at: number;
+}
+
+/** A throttling counter, or a hold (a row whose count is unused) that ends at `expires_at`. */
+export interface ThrottleCounterTable {
+  key: string;
+  count: number;
+  expires_at: number;
+}
+
+/** One record of the audit hash chain; see src/audit/audit-store.ts for the meaning of each field. */
+export interface AuditLogTable {
+  seq: number;
+  created_at: number;
+  type: string;
+  category: string;
+  actor: string | null;
+  account_uuid: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** 1 for success, 0 for failure. */
+  success: number;
+  reason: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The single row (id 1) that holds the seq and hash of the last audit record; appends lock it. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
 }

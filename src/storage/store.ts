@@ -1,19 +1,23 @@
 import type { AccountStore } from '../accounts/account-store.js';
 import type { AdminStore } from '../admin/admin-store.js';
+import type { AuditStore } from '../audit/audit-store.js';
 import type { TokenStore } from '../confirmation/token-store.js';
 import type { DigestStore } from '../digest/digest-store.js';
 import type { OutboxStore } from '../mail/outbox-store.js';
 import type { ProfileStore } from '../profile/profile-store.js';
 import type { PromoStore } from '../promo/promo-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
+import type { ThrottleStore } from '../throttle/throttle-store.js';
 import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
 import { KyselyAdminStore } from './kysely-admin-store.js';
+import { KyselyAuditStore } from './kysely-audit-store.js';
 import { KyselyDigestStore } from './kysely-digest-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
 import { KyselyProfileStore } from './kysely-profile-store.js';
 import { KyselyPromoStore } from './kysely-promo-store.js';
 import { KyselySessionStore } from './kysely-session-store.js';
+import { KyselyThrottleStore } from './kysely-throttle-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import type { Database } from './schema.js';
 import { type Kysely, sql } from 'kysely';
@@ -28,6 +32,8 @@ export interface Stores {
   digest: DigestStore;
   promos: PromoStore;
   admin: AdminStore;
+  throttle: ThrottleStore;
+  audit: AuditStore;
 }
 
 /** The stores of one database, and the way to run several of their calls in one transaction. */
@@ -62,7 +68,15 @@ function storeOver(handle: DatabaseHandle): Store {
     ping: async () => {
       await sql`select 1`.execute(handle.db);
     },
-    transaction: (work) => handle.db.transaction().execute((trx) => work(storesOver(trx, handle.dialect))),
+    transaction: (work) =>
+      handle.db.transaction().execute(async (trx) => {
+        // Audit records are appended after the work, as the last statements, so that the lock on the audit
+        // chain's head is held only until the commit, and its holder waits for no lock after taking it.
+        const audit = new KyselyAuditStore(trx, 'deferred');
+        const result = await work({ ...storesOver(trx, handle.dialect), audit });
+        await audit.flush();
+        return result;
+      }),
     close: () => handle.db.destroy(),
   };
 }
@@ -77,5 +91,7 @@ function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
     digest: new KyselyDigestStore(db),
     promos: new KyselyPromoStore(db),
     admin: new KyselyAdminStore(db),
+    throttle: new KyselyThrottleStore(db),
+    audit: new KyselyAuditStore(db, 'immediate'),
   };
 }

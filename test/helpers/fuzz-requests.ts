@@ -1,0 +1,676 @@
+import fc from 'fast-check';
+
+import { PROFILE_FIELDS, type ProfileField } from '../../src/profile/profile-fields.js';
+import {
+  anyJson,
+  anyText,
+  emailValue,
+  FixtureRef,
+  headerText,
+  type JsonWithRefs,
+  overlongText,
+  passwordValue,
+  ref,
+  secretShaped,
+  type Text,
+  tokenValue,
+} from './fuzz-values.js';
+import type { RawRequest } from './raw-http.js';
+
+/** A change to the JSON text of a body after serialisation. */
+export type TextEdit =
+  | { kind: 'none' }
+  | { kind: 'append'; text: string }
+  | { kind: 'cut'; keep: number }
+  | { kind: 'duplicate-first-key'; value: JsonWithRefs }
+  | { kind: 'byte-order-mark' };
+
+export type BodySpec =
+  | { kind: 'none' }
+  | { kind: 'json'; value: JsonWithRefs; edit: TextEdit }
+  | { kind: 'text'; text: string }
+  | { kind: 'bytes'; bytes: Uint8Array }
+  /** `depth` nested arrays, or objects `{"a": ...}`, around a zero. */
+  | { kind: 'nested'; depth: number; opener: '[' | '{"a":' }
+  /** A JSON object whose one string makes the body `extraBytes` longer than the body limit. */
+  | { kind: 'oversized'; extraBytes: number };
+
+export type AuthSpec =
+  | { scheme: 'basic'; username: Text; password: Text }
+  | {
+      scheme: 'digest';
+      username: Text;
+      realm: string;
+      nonce: Text;
+      /** `target` sends the request's own target, as a real client does. */
+      uri: 'target' | string;
+      response: string;
+      qop: string | undefined;
+      nc: string | undefined;
+      cnonce: string | undefined;
+      algorithm: string | undefined;
+      quoted: boolean;
+    }
+  | { scheme: 'raw'; value: string };
+
+export type PathVariant =
+  | 'as-is'
+  | 'no-trailing-slash'
+  | 'double-slash'
+  | 'upper-case'
+  | 'dot-segment'
+  | 'encoded-slash'
+  | 'extra-segment'
+  | 'semicolon';
+
+/** One generated request, as plain data with fixture references. */
+export interface RequestSpec {
+  /** The endpoint the request was generated for, such as `POST /api/2.0/accounts/action/?do=login`. */
+  route: string;
+  method: string;
+  /** Literal path pieces and fixture values, which are percent-encoded when filled in. */
+  path: Text[];
+  pathVariant: PathVariant;
+  query: Array<[string, Text]>;
+  /** Appended to the query string without encoding. */
+  rawQuery: string;
+  contentType: string | undefined;
+  accept: string | undefined;
+  acceptEncoding: string | undefined;
+  authorization: AuthSpec | undefined;
+  cookie: { sessionid?: Text; csrftoken?: Text; raw?: string } | undefined;
+  csrfToken: Text | undefined;
+  origin: string | undefined;
+  extraHeaders: Array<[string, string]>;
+  body: BodySpec;
+}
+
+/** Builds a spec by hand, for a recorded counterexample: no headers, query or body unless given. */
+export function requestSpec(fields: Pick<RequestSpec, 'route' | 'method' | 'path'> & Partial<RequestSpec>): RequestSpec {
+  return {
+    pathVariant: 'as-is',
+    query: [],
+    rawQuery: '',
+    contentType: undefined,
+    accept: undefined,
+    acceptEncoding: undefined,
+    authorization: undefined,
+    cookie: undefined,
+    csrfToken: undefined,
+    origin: undefined,
+    extraHeaders: [],
+    body: { kind: 'none' },
+    ...fields,
+  };
+}
+
+/** The actions and limits of the server under test, read from it at start. */
+export interface FuzzSurface {
+  accountActions: string[];
+  sessionActions: string[];
+  bodyLimitBytes: number;
+}
+
+/** Request bodies by action: the fields of a valid body, and which of them are required. */
+interface ActionBody {
+  fields: Record<string, fc.Arbitrary<JsonWithRefs>>;
+  required: string[];
+}
+
+/** Promo codes that the fuzz test creates: one that works, one used up and one expired. */
+export const PROMO_CODES = { valid: 'FUZZ-VALID', usedUp: 'FUZZ-USED-UP', expired: 'FUZZ-EXPIRED' };
+
+function promoValue(): fc.Arbitrary<JsonWithRefs> {
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.constant(null) },
+    { weight: 2, arbitrary: fc.constantFrom(PROMO_CODES.valid, PROMO_CODES.valid.toLowerCase(), PROMO_CODES.usedUp, PROMO_CODES.expired) },
+    { weight: 1, arbitrary: anyText(70) },
+  );
+}
+
+function actionBodies(): Record<string, ActionBody> {
+  const email = emailValue();
+  const password = passwordValue();
+  const noFields: ActionBody = { fields: {}, required: [] };
+
+  return {
+    create: { fields: { email, promo: promoValue() }, required: ['email'] },
+    confirm: { fields: { token: tokenValue('token.confirm'), password }, required: ['token', 'password'] },
+    login: { fields: { username: email, password }, required: ['username', 'password'] },
+    logout: noFields,
+    check_login: noFields,
+    check_login_with_return_uuid: { fields: { username: email, password }, required: [] },
+    request_password_reset: { fields: { email }, required: ['email'] },
+    reset_password: { fields: { token: tokenValue('token.reset'), password }, required: ['token', 'password'] },
+    change_password: { fields: { old_password: password, new_password: password }, required: ['old_password', 'new_password'] },
+    change_email: { fields: { email, password }, required: ['email', 'password'] },
+    confirm_email: { fields: { token: tokenValue('token.email') }, required: ['token'] },
+    delete_account: { fields: { password }, required: ['password'] },
+    end_others: noFields,
+  };
+}
+
+type Mutation =
+  | { kind: 'drop'; key: string }
+  | { kind: 'add'; key: string; value: JsonWithRefs }
+  | { kind: 'set'; key: string; value: JsonWithRefs }
+  | { kind: 'wrap' }
+  | { kind: 'replace'; value: JsonWithRefs }
+  | { kind: 'edit'; edit: TextEdit };
+
+function textEdit(): fc.Arbitrary<TextEdit> {
+  return fc.oneof(
+    fc.record({ kind: fc.constant('append' as const), text: fc.oneof(fc.constantFrom(',', '}', ']', ' x', '\u0000', '{}', '\n\n'), anyText(10)) }),
+    fc.record({ kind: fc.constant('cut' as const), keep: fc.double({ min: 0, max: 1, noNaN: true }) }),
+    fc.record({ kind: fc.constant('duplicate-first-key' as const), value: anyJson() }),
+    fc.constant({ kind: 'byte-order-mark' as const }),
+  );
+}
+
+function mutation(keys: string[]): fc.Arbitrary<Mutation> {
+  const newKey = fc.oneof(headerText(12), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', '', 'EMAIL', 'password '));
+  const value = fc.oneof(anyJson(), overlongText(), anyText(), emailValue(), passwordValue());
+  const always: Array<fc.Arbitrary<Mutation>> = [
+    fc.record({ kind: fc.constant('add' as const), key: newKey, value: anyJson() }),
+    fc.constant({ kind: 'wrap' as const }),
+    fc.record({ kind: fc.constant('replace' as const), value: anyJson() }),
+    fc.record({ kind: fc.constant('edit' as const), edit: textEdit() }),
+  ];
+  if (keys.length === 0) return fc.oneof(...always);
+
+  const key = fc.constantFrom(...keys);
+  return fc.oneof(
+    fc.record({ kind: fc.constant('drop' as const), key }),
+    fc.record({ kind: fc.constant('set' as const), key, value }),
+    fc.record({ kind: fc.constant('set' as const), key, value }),
+    ...always,
+  );
+}
+
+function mutate(body: Record<string, JsonWithRefs>, change: Mutation): BodySpec {
+  const copy = copyObject(body);
+  switch (change.kind) {
+    case 'drop':
+      delete copy[change.key];
+      return { kind: 'json', value: copy, edit: { kind: 'none' } };
+    case 'add':
+    case 'set':
+      // defineProperty, because assigning `__proto__` would set the prototype instead of adding a key.
+      Object.defineProperty(copy, change.key, { value: change.value, enumerable: true, configurable: true, writable: true });
+      return { kind: 'json', value: copy, edit: { kind: 'none' } };
+    case 'wrap':
+      return { kind: 'json', value: [copy], edit: { kind: 'none' } };
+    case 'replace':
+      return { kind: 'json', value: change.value, edit: { kind: 'none' } };
+    case 'edit':
+      return { kind: 'json', value: copy, edit: change.edit };
+  }
+}
+
+function copyObject(body: Record<string, JsonWithRefs>): Record<string, JsonWithRefs> {
+  const copy: Record<string, JsonWithRefs> = {};
+  for (const [key, value] of Object.entries(body)) {
+    Object.defineProperty(copy, key, { value, enumerable: true, configurable: true, writable: true });
+  }
+  return copy;
+}
+
+/** Bodies of any kind: none, random JSON, random bytes and text, deep nesting, over the limit, known traps. */
+function anyBody(): fc.Arbitrary<BodySpec> {
+  const traps = [
+    '{"__proto__":{"polluted":1}}',
+    '{"constructor":{"prototype":{"polluted":1}}}',
+    '{"email":"\\ud800"}',
+    '"\\udfff"',
+    '{"a":1,}',
+    'null',
+    'NaN',
+    '1e999999',
+    '{"email":"a@example.com","email":"b@example.com"}',
+    '\u0000',
+    '{"email":',
+  ];
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) },
+    { weight: 1, arbitrary: fc.constant<BodySpec>({ kind: 'text', text: '' }) },
+    { weight: 3, arbitrary: anyJson().map((value): BodySpec => ({ kind: 'json', value, edit: { kind: 'none' } })) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes): BodySpec => ({ kind: 'bytes', bytes })) },
+    { weight: 2, arbitrary: anyText(100).map((text): BodySpec => ({ kind: 'text', text })) },
+    { weight: 2, arbitrary: fc.constantFrom(...traps).map((text): BodySpec => ({ kind: 'text', text })) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('nested' as const), depth: fc.integer({ min: 1, max: 40_000 }), opener: fc.constantFrom('[' as const, '{"a":' as const) }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('oversized' as const), extraBytes: fc.integer({ min: 1, max: 4096 }) }) },
+    // `{"email":"<0xff>"}`: a JSON text that is not valid UTF-8.
+    { weight: 1, arbitrary: fc.constant<BodySpec>({ kind: 'bytes', bytes: Uint8Array.from([0x7b, 0x22, 0x65, 0x6d, 0x61, 0x69, 0x6c, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]) }) },
+  );
+}
+
+/** A valid body of the given fields, that body mutated, or any body at all. */
+function bodyOf(shape: ActionBody): fc.Arbitrary<BodySpec> {
+  const valid = fc.record(shape.fields, { requiredKeys: shape.required }) as fc.Arbitrary<Record<string, JsonWithRefs>>;
+  return fc.oneof(
+    { weight: 4, arbitrary: valid.map((value): BodySpec => ({ kind: 'json', value, edit: { kind: 'none' } })) },
+    { weight: 4, arbitrary: fc.tuple(valid, mutation(Object.keys(shape.fields))).map(([value, change]) => mutate(value, change)) },
+    { weight: 1, arbitrary: anyBody() },
+  );
+}
+
+function profileValue(field: ProfileField): fc.Arbitrary<JsonWithRefs> {
+  const wrongType = anyJson();
+  switch (field.type) {
+    case 'string': {
+      const limit = field.maxLength ?? 255;
+      return fc.oneof(fc.string({ maxLength: Math.min(limit, 20) }), fc.string({ minLength: limit, maxLength: limit + 2 }), fc.constantFrom('GB', 'gb', 'XX', ''), anyText(), wrongType);
+    }
+    case 'boolean':
+      return fc.oneof(fc.boolean(), wrongType);
+    case 'decimal':
+      return fc.oneof(fc.constantFrom('26.73', '0', '-1', '1e3', 'abc', '', '0.000000000000000000001', '99999999999999999999'), fc.double().map(String), wrongType);
+    case 'dict':
+      return fc.oneof(fc.dictionary(headerText(10), fc.string({ maxLength: 20 }), { maxKeys: 5 }), wrongType);
+    case 'datetime':
+      return fc.oneof(fc.constantFrom('2010-11-10T03:07:43', 'yesterday'), wrongType);
+  }
+}
+
+function profileBody(): ActionBody {
+  const fields = Object.fromEntries(Object.entries(PROFILE_FIELDS).map(([name, field]) => [name, profileValue(field)]));
+  return { fields, required: [] };
+}
+
+function method(primary: string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 16, arbitrary: fc.constantFrom(...primary) },
+    { weight: 2, arbitrary: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS') },
+    { weight: 1, arbitrary: fc.constantFrom('PROPFIND', 'SEARCH', 'PURGE', 'LOCK', 'MKCOL') },
+  );
+}
+
+/** The part of a request that depends on its endpoint. */
+type Target = Pick<RequestSpec, 'route' | 'method' | 'path' | 'query' | 'body'>;
+
+function extraQuery(): fc.Arbitrary<Array<[string, Text]>> {
+  const format = fc.tuple(fc.constant('format'), fc.oneof(fc.constantFrom('json', 'xml', 'XML', 'yaml', ''), headerText(8)));
+  const other = fc.tuple(fc.oneof(headerText(8), fc.constantFrom('__proto__', 'limit', 'offset', 'token', 'do')), headerText(16));
+  return fc.oneof(
+    { weight: 16, arbitrary: fc.constant<Array<[string, Text]>>([]) },
+    { weight: 1, arbitrary: fc.array(format, { minLength: 1, maxLength: 2 }) },
+    { weight: 1, arbitrary: fc.array(other, { minLength: 1, maxLength: 3 }) },
+  );
+}
+
+function actionTarget(resource: string, names: string[], bodies: Record<string, ActionBody>): fc.Arbitrary<Target> {
+  const generic: ActionBody = { fields: {}, required: [] };
+  const choices = names.map((name) => fc.record({ name: fc.constant(name), body: bodyOf(bodies[name] ?? generic) }));
+
+  const doValue = fc.oneof(
+    { weight: 12, arbitrary: fc.constant('chosen') },
+    { weight: 1, arbitrary: fc.constant('missing') },
+    { weight: 1, arbitrary: fc.constant('upper-case') },
+    { weight: 1, arbitrary: fc.constant('repeated') },
+    { weight: 1, arbitrary: headerText(20) },
+  );
+
+  return fc
+    .tuple(method(['POST']), fc.oneof(...choices), doValue, extraQuery())
+    .map(([verb, { name, body }, how, extra]) => {
+      const query: Array<[string, Text]> = [];
+      if (how === 'chosen') query.push(['do', name]);
+      else if (how === 'upper-case') query.push(['do', name.toUpperCase()]);
+      else if (how === 'repeated') query.push(['do', name], ['do', names[0] ?? name]);
+      else if (how !== 'missing') query.push(['do', how]);
+      const route = `POST ${resource}action/?do=${how === 'chosen' ? name : '(other)'}`;
+      return { route, method: verb, path: [`${resource}action/`], query: [...query, ...extra], body };
+    });
+}
+
+function pageTarget(path: string, token: 'token.confirm' | 'token.reset' | 'token.email'): fc.Arbitrary<Target> {
+  const tokenQuery = fc.oneof(
+    { weight: 6, arbitrary: tokenValue(token).map((value): Array<[string, Text]> => [['token', value as Text]]) },
+    { weight: 1, arbitrary: fc.constant<Array<[string, Text]>>([]) },
+    { weight: 1, arbitrary: fc.tuple(ref(token), secretShaped()).map(([first, second]): Array<[string, Text]> => [['token', first], ['token', second]]) },
+  );
+  return fc
+    .tuple(method(['GET']), tokenQuery, extraQuery(), fc.oneof({ weight: 6, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) }, { weight: 1, arbitrary: anyBody() }))
+    .map(([verb, query, extra, body]) => ({ route: `GET ${path}`, method: verb, path: [path], query: [...query, ...extra], body }));
+}
+
+function plainTarget(paths: string[], methods: string[], body: fc.Arbitrary<BodySpec>): fc.Arbitrary<Target> {
+  return fc
+    .tuple(method(methods), fc.constantFrom(...paths), extraQuery(), body)
+    .map(([verb, path, query, requestBody]) => ({ route: `${methods.join('|')} ${path}`, method: verb, path: [path], query, body: requestBody }));
+}
+
+/** A GET of a CloudSigma list resource, with `limit` and `offset` of every kind. */
+function listTarget(path: string): fc.Arbitrary<Target> {
+  const number = fc.oneof(fc.nat({ max: 200 }).map(String), fc.constantFrom('-1', '0', '100', '101', '1.5', 'abc', '', '99999999999', '2147483648'));
+  const paging = fc.array(fc.tuple(fc.constantFrom('limit', 'offset'), number), { maxLength: 3 });
+  return fc
+    .tuple(method(['GET']), paging, extraQuery(), fc.oneof({ weight: 6, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) }, { weight: 1, arbitrary: anyBody() }))
+    .map(([verb, pages, extra, body]) => ({ route: `GET ${path}`, method: verb, path: [path], query: [...pages, ...extra], body }));
+}
+
+function sessionItemTarget(): fc.Arbitrary<Target> {
+  const id = fc.oneof(
+    { weight: 3, arbitrary: ref('alice.publicId', ['exact', 'exact', 'upper', 'flipped']) },
+    { weight: 1, arbitrary: ref('bob.publicId') },
+    { weight: 1, arbitrary: fc.uuid() },
+    { weight: 1, arbitrary: anyText(20).map((text) => encodeURIComponent(text.toWellFormed())) },
+  );
+  return fc
+    .tuple(method(['DELETE']), id, extraQuery(), fc.oneof({ weight: 4, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) }, { weight: 1, arbitrary: anyBody() }))
+    .map(([verb, sessionId, query, body]) => ({
+      route: 'DELETE /api/2.0/accounts/sessions/{id}/',
+      method: verb,
+      path: ['/api/2.0/accounts/sessions/', sessionId, '/'],
+      query,
+      body,
+    }));
+}
+
+function unknownPathTarget(): fc.Arbitrary<Target> {
+  const path = fc.oneof(
+    fc.constantFrom('/', '/api/', '/api/2.0/', '/api/2.0/accounts/', '/api/2.0/accounts/action/x/', '/api/2.0/profile/schema/x/', '/%', '/api/2.0/%zz/', '/api/2.0/accounts/action/%2e%2e/', '/health/', '/accounts/'),
+    fc.webPath().map((path) => (path.startsWith('/') ? path : `/${path}`)),
+    fc.webPath().map((path) => `/api/2.0/${path.replace(/^\//, '')}`),
+  );
+  return fc
+    .tuple(method(['GET', 'POST']), path, extraQuery(), anyBody())
+    .map(([verb, target, query, body]) => ({ route: '(unknown path)', method: verb, path: [target], query, body }));
+}
+
+/** Every endpoint of the server, weighted towards the account actions, which hold most of the logic. */
+function targetArbitrary(surface: FuzzSurface): fc.Arbitrary<Target> {
+  const bodies = actionBodies();
+  const noBody = fc.oneof({ weight: 6, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) }, { weight: 1, arbitrary: anyBody() });
+
+  return fc.oneof(
+    { weight: 12, arbitrary: actionTarget('/api/2.0/accounts/', surface.accountActions, bodies) },
+    { weight: 1, arbitrary: actionTarget('/api/2.0/accounts/sessions/', surface.sessionActions, bodies) },
+    { weight: 1, arbitrary: listTarget('/api/2.0/accounts/sessions/') },
+    { weight: 2, arbitrary: sessionItemTarget() },
+    { weight: 1, arbitrary: plainTarget(['/api/2.0/profile/'], ['GET'], noBody) },
+    { weight: 2, arbitrary: plainTarget(['/api/2.0/profile/'], ['PUT'], bodyOf(profileBody())) },
+    { weight: 1, arbitrary: plainTarget(['/api/2.0/profile/schema/', '/api/2.0/logs/schema/'], ['GET'], noBody) },
+    { weight: 1, arbitrary: listTarget('/api/2.0/logs/') },
+    { weight: 1, arbitrary: pageTarget('/accounts/confirm/', 'token.confirm') },
+    { weight: 1, arbitrary: pageTarget('/accounts/reset/', 'token.reset') },
+    { weight: 1, arbitrary: pageTarget('/accounts/email/', 'token.email') },
+    { weight: 1, arbitrary: plainTarget(['/health/live', '/health/ready', '/accounts/assets/page.css', '/accounts/assets/form.js'], ['GET'], noBody) },
+    { weight: 1, arbitrary: unknownPathTarget() },
+  );
+}
+
+/** Who the request claims to be: nobody, a session (with a right or wrong CSRF token), Basic, Digest or junk. */
+type Caller = Pick<RequestSpec, 'authorization' | 'cookie' | 'csrfToken'>;
+
+function sessionCaller(who: 'alice' | 'bob'): fc.Arbitrary<Caller> {
+  const other = who === 'alice' ? 'bob' : 'alice';
+  const csrf = fc.oneof(
+    { weight: 5, arbitrary: ref(`${who}.csrftoken`) },
+    { weight: 1, arbitrary: ref(`${other}.csrftoken`) },
+    { weight: 1, arbitrary: ref(`${who}.csrftoken`, ['flipped', 'truncated', 'padded']) },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: headerText(50) },
+  );
+  const sessionId = fc.oneof({ weight: 6, arbitrary: ref(`${who}.sessionid`) }, { weight: 1, arbitrary: ref(`${who}.sessionid`, ['flipped', 'upper', 'truncated']) });
+  const csrfCookie = fc.oneof({ weight: 3, arbitrary: ref(`${who}.csrftoken`) }, { weight: 1, arbitrary: fc.constant(undefined) });
+
+  return fc.record({ sessionid: sessionId, csrftoken: csrfCookie, csrf }).map(({ sessionid, csrftoken, csrf: token }) => ({
+    authorization: undefined,
+    cookie: csrftoken === undefined ? { sessionid } : { sessionid, csrftoken },
+    csrfToken: token,
+  }));
+}
+
+function basicCaller(): fc.Arbitrary<Caller> {
+  return fc.record({ username: emailValue(), password: passwordValue() }).map(({ username, password }) => ({
+    authorization: { scheme: 'basic' as const, username: username as Text, password: password as Text },
+    cookie: undefined,
+    csrfToken: undefined,
+  }));
+}
+
+function digestCaller(): fc.Arbitrary<Caller> {
+  const hex = (length: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: length, maxLength: length });
+  const optional = (value: fc.Arbitrary<string>) => fc.oneof({ weight: 4, arbitrary: value }, { weight: 1, arbitrary: fc.constant(undefined) });
+
+  return fc
+    .record({
+      username: fc.oneof(ref('alice.email'), ref('unknown.email'), headerText(20)),
+      realm: fc.oneof({ weight: 4, arbitrary: fc.constant('sigma-accounts') }, { weight: 1, arbitrary: headerText(20) }),
+      nonce: fc.oneof({ weight: 4, arbitrary: ref('digest.nonce', ['exact', 'exact', 'flipped', 'truncated']) }, { weight: 1, arbitrary: headerText(40) }),
+      uri: fc.oneof({ weight: 4, arbitrary: fc.constant('target') }, { weight: 1, arbitrary: headerText(30) }),
+      response: fc.oneof(hex(32), hex(64), headerText(40)),
+      qop: optional(fc.oneof({ weight: 4, arbitrary: fc.constant('auth') }, { weight: 1, arbitrary: fc.constantFrom('auth-int', 'AUTH', '') })),
+      nc: optional(fc.oneof({ weight: 4, arbitrary: hex(8) }, { weight: 1, arbitrary: fc.constantFrom('ffffffff', '0', '1', 'zzzzzzzz') })),
+      cnonce: optional(headerText(20)),
+      algorithm: optional(fc.constantFrom('MD5', 'SHA-256', 'md5', 'MD5-sess', 'SHA-512-256', '')),
+      quoted: fc.boolean(),
+    })
+    .map((params) => ({ authorization: { scheme: 'digest' as const, ...params }, cookie: undefined, csrfToken: undefined }));
+}
+
+function junkCaller(): fc.Arbitrary<Caller> {
+  const authorization = fc.oneof(
+    fc.constantFrom('Basic', 'Basic ', 'Basic !!!!', 'Basic Og==', 'Basic YWxpY2U=', 'Bearer', 'Digest', 'Digest username="a', 'Digest ,,,', 'basic   YTpi  ', 'Negotiate abc'),
+    fc.tuple(fc.constantFrom('Basic ', 'Bearer ', 'Digest ', 'Token ', ''), headerText(60)).map(([scheme, rest]) => scheme + rest),
+    fc.base64String({ maxLength: 60 }).map((encoded) => `Basic ${encoded}`),
+  );
+  const cookie = fc.oneof(
+    fc.constant(undefined),
+    fc.record({ raw: headerText(80) }),
+    fc.record({ sessionid: secretShaped(), csrftoken: secretShaped() }),
+    fc.record({ sessionid: headerText(50) }),
+    fc.constant({ raw: 'sessionid=%E0%A4%A; csrftoken=%zz' }),
+  );
+  return fc.record({
+    authorization: fc.option(authorization.map((value): AuthSpec => ({ scheme: 'raw', value })), { nil: undefined }),
+    cookie,
+    csrfToken: fc.option(headerText(50), { nil: undefined }),
+  });
+}
+
+function callerArbitrary(): fc.Arbitrary<Caller> {
+  const anonymous: Caller = { authorization: undefined, cookie: undefined, csrfToken: undefined };
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant(anonymous) },
+    { weight: 4, arbitrary: sessionCaller('alice') },
+    { weight: 1, arbitrary: sessionCaller('bob') },
+    { weight: 3, arbitrary: basicCaller() },
+    { weight: 1, arbitrary: digestCaller() },
+    { weight: 2, arbitrary: junkCaller() },
+    // Credentials in a header and a session cookie at once.
+    { weight: 1, arbitrary: fc.tuple(basicCaller(), sessionCaller('bob')).map(([basic, session]) => ({ ...session, authorization: basic.authorization })) },
+  );
+}
+
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'expect', 'upgrade', 'te', 'trailer', 'keep-alive']);
+
+function extraHeaders(): fc.Arbitrary<Array<[string, string]>> {
+  const name = fc.oneof(
+    fc.constantFrom('X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'Forwarded', 'X-Real-IP', 'User-Agent', 'Referer', 'OTP', 'X-HTTP-Method-Override', 'If-None-Match', 'Range', 'X-Request-Id'),
+    fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/).filter((candidate) => !RESERVED_HEADERS.has(candidate.toLowerCase())),
+  );
+  return fc.oneof({ weight: 4, arbitrary: fc.constant<Array<[string, string]>>([]) }, { weight: 1, arbitrary: fc.array(fc.tuple(name, headerText(60)), { minLength: 1, maxLength: 3 }) });
+}
+
+function maybe(common: string[], weirdness: fc.Arbitrary<string>, absentWeight: number): fc.Arbitrary<string | undefined> {
+  return fc.oneof(
+    { weight: absentWeight, arbitrary: fc.constant(undefined) },
+    { weight: 4, arbitrary: fc.constantFrom(...common) },
+    { weight: 1, arbitrary: weirdness },
+  );
+}
+
+/** Random and mutated requests to every endpoint of the server. */
+export function requestArbitrary(surface: FuzzSurface): fc.Arbitrary<RequestSpec> {
+  const contentType = fc.oneof(
+    { weight: 10, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8') },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('application/json;charset="UTF-8"', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'APPLICATION/JSON'),
+    },
+    { weight: 1, arbitrary: headerText(40) },
+  );
+  const accept = fc.oneof(
+    { weight: 6, arbitrary: fc.constant(undefined) },
+    { weight: 4, arbitrary: fc.constantFrom('application/json', 'application/json', 'application/xml', 'text/xml', '*/*', 'application/*') },
+    { weight: 1, arbitrary: fc.oneof(fc.constantFrom('text/html', 'application/json;q=0', 'image/png'), headerText(40)) },
+  );
+  const acceptEncoding = maybe(['gzip', 'gzip, deflate, br', 'identity;q=0, *;q=0', '*', 'br'], headerText(20), 6);
+  const origin = maybe(['http://127.0.0.1', 'https://evil.example', 'null'], headerText(30), 8);
+  const pathVariant = fc.oneof(
+    { weight: 40, arbitrary: fc.constant<PathVariant>('as-is') },
+    { weight: 1, arbitrary: fc.constantFrom<PathVariant>('no-trailing-slash', 'double-slash', 'upper-case', 'dot-segment', 'encoded-slash', 'extra-segment', 'semicolon') },
+  );
+  const rawQuery = fc.oneof(
+    { weight: 30, arbitrary: fc.constant('') },
+    { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%ff', '%E0%A4%A', '%00', 'do[]=login', 'do[x]=1', '__proto__[x]=1', 'constructor[prototype][x]=1', '&&&', '=', 'do') },
+    { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 30 }) },
+  );
+
+  return fc
+    .record({
+      target: targetArbitrary(surface),
+      caller: callerArbitrary(),
+      pathVariant,
+      rawQuery,
+      contentType,
+      accept,
+      acceptEncoding,
+      origin,
+      extraHeaders: extraHeaders(),
+    })
+    .map(({ target, caller, ...rest }) => ({ ...target, ...caller, ...rest }));
+}
+
+/** Fills in fixture values and serialises a request spec into the bytes that go on the wire. */
+export function materialize(spec: RequestSpec, resolve: (value: FixtureRef) => string, bodyLimitBytes: number): RawRequest {
+  const text = (value: Text) => (value instanceof FixtureRef ? resolve(value) : value);
+  const encode = (value: string) => encodeURIComponent(value.toWellFormed());
+
+  const path = applyPathVariant(spec.path.map((part) => (part instanceof FixtureRef ? encode(resolve(part)) : part)).join(''), spec.pathVariant);
+  const query = spec.query.map(([key, value]) => `${encode(key)}=${encode(text(value))}`);
+  if (spec.rawQuery !== '') query.push(spec.rawQuery);
+  const target = query.length > 0 ? `${path}?${query.join('&')}` : path;
+
+  const headers: Record<string, string> = {};
+  for (const [name, value] of spec.extraHeaders) headers[name.toLowerCase()] = value;
+  if (spec.contentType !== undefined) headers['content-type'] = spec.contentType;
+  if (spec.accept !== undefined) headers.accept = spec.accept;
+  if (spec.acceptEncoding !== undefined) headers['accept-encoding'] = spec.acceptEncoding;
+  if (spec.origin !== undefined) headers.origin = spec.origin;
+  if (spec.csrfToken !== undefined) headers['x-csrftoken'] = text(spec.csrfToken);
+  if (spec.authorization !== undefined) headers.authorization = authorizationHeader(spec.authorization, text, target);
+  if (spec.cookie !== undefined) {
+    const pairs: string[] = [];
+    if (spec.cookie.sessionid !== undefined) pairs.push(`sessionid=${text(spec.cookie.sessionid)}`);
+    if (spec.cookie.csrftoken !== undefined) pairs.push(`csrftoken=${text(spec.cookie.csrftoken)}`);
+    if (spec.cookie.raw !== undefined) pairs.push(spec.cookie.raw);
+    headers.cookie = pairs.join('; ');
+  }
+
+  return { method: spec.method, target, headers, body: bodyBytes(spec.body, resolve, bodyLimitBytes) };
+}
+
+function applyPathVariant(path: string, variant: PathVariant): string {
+  switch (variant) {
+    case 'as-is':
+      return path;
+    case 'no-trailing-slash':
+      return path.replace(/\/$/, '');
+    case 'double-slash':
+      return path.replace(/\//g, '//');
+    case 'upper-case':
+      return path.toUpperCase();
+    case 'dot-segment':
+      return `${path}../${path.split('/').filter(Boolean).at(-1) ?? ''}/`;
+    case 'encoded-slash':
+      return path.replace(/\/(?=.)/g, '%2F').replace(/^%2F/, '/');
+    case 'extra-segment':
+      return `${path}extra/`;
+    case 'semicolon':
+      return `${path};jsessionid=1`;
+  }
+}
+
+function authorizationHeader(auth: AuthSpec, text: (value: Text) => string, target: string): string {
+  switch (auth.scheme) {
+    case 'raw':
+      return auth.value;
+    case 'basic':
+      return `Basic ${Buffer.from(`${text(auth.username)}:${text(auth.password)}`, 'utf8').toString('base64')}`;
+    case 'digest': {
+      const params: Array<[string, string | undefined]> = [
+        ['username', text(auth.username)],
+        ['realm', auth.realm],
+        ['nonce', text(auth.nonce)],
+        ['uri', auth.uri === 'target' ? target : auth.uri],
+        ['response', auth.response],
+        ['qop', auth.qop],
+        ['nc', auth.nc],
+        ['cnonce', auth.cnonce],
+        ['algorithm', auth.algorithm],
+      ];
+      const rendered = params
+        .filter((param): param is [string, string] => param[1] !== undefined)
+        .map(([name, value]) => (auth.quoted ? `${name}="${value}"` : `${name}=${value}`));
+      return `Digest ${rendered.join(', ')}`;
+    }
+  }
+}
+
+function bodyBytes(body: BodySpec, resolve: (value: FixtureRef) => string, bodyLimitBytes: number): Buffer | undefined {
+  switch (body.kind) {
+    case 'none':
+      return undefined;
+    case 'text':
+      return Buffer.from(body.text, 'utf8');
+    case 'bytes':
+      return Buffer.from(body.bytes);
+    case 'nested': {
+      const closer = body.opener === '[' ? ']' : '}';
+      return Buffer.from(`${body.opener.repeat(body.depth)}0${closer.repeat(body.depth)}`, 'utf8');
+    }
+    case 'oversized':
+      return Buffer.from(`{"email":"${'a'.repeat(bodyLimitBytes + body.extraBytes)}"}`, 'utf8');
+    case 'json': {
+      const value = resolveJson(body.value, resolve);
+      return Buffer.from(editJson(JSON.stringify(value) ?? 'null', value, body.edit, resolve), 'utf8');
+    }
+  }
+}
+
+function resolveJson(value: JsonWithRefs, resolve: (value: FixtureRef) => string): unknown {
+  if (value instanceof FixtureRef) return resolve(value);
+  if (Array.isArray(value)) return value.map((member) => resolveJson(member, resolve));
+  if (typeof value !== 'object' || value === null) return value;
+
+  const resolved: Record<string, unknown> = {};
+  for (const [key, member] of Object.entries(value)) {
+    Object.defineProperty(resolved, key, { value: resolveJson(member, resolve), enumerable: true, configurable: true, writable: true });
+  }
+  return resolved;
+}
+
+function editJson(text: string, value: unknown, edit: TextEdit, resolve: (value: FixtureRef) => string): string {
+  switch (edit.kind) {
+    case 'none':
+      return text;
+    case 'append':
+      return text + edit.text;
+    case 'cut':
+      return text.slice(0, Math.floor(text.length * edit.keep));
+    case 'byte-order-mark':
+      return `\uFEFF${text}`;
+    case 'duplicate-first-key': {
+      const first = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value)[0] : undefined;
+      if (first === undefined) return text;
+      return `{${JSON.stringify(first)}:${JSON.stringify(resolveJson(edit.value, resolve))},${text.slice(1)}`;
+    }
+  }
+}
