@@ -1,9 +1,9 @@
-// Measures whether response times tell registered addresses from unregistered ones. Starts the built server
-// (`node dist/main.js serve`, rebuilt first when the sources are newer) on a fresh SQLite store, makes active,
-// pending and disabled accounts, then times `create`, `login` with a wrong password, HTTP Basic with a wrong
-// password and `request_password_reset` for each kind of address and for unknown ones. Requests go one at a
-// time, in a shuffled order that mixes the kinds, so that a change in machine load affects every kind alike.
-// Writes the table into docs/benchmarks.md.
+// Measures whether response times tell registered addresses from unregistered ones. It starts the built
+// server (`node dist/main.js serve`, rebuilt first when the sources are newer) on a fresh SQLite store and
+// makes active, pending and disabled accounts. Then it times `create`, `login` with a wrong password, HTTP
+// Basic with a wrong password and `request_password_reset` for each kind of address and for unknown ones.
+// Requests go one at a time, in a shuffled order that mixes the kinds, so that a change in machine load
+// affects every kind alike. The table goes into docs/benchmarks.md.
 //
 //   node --import tsx bench/enumeration.ts        (or: npm run bench:enumeration)
 //
@@ -37,8 +37,8 @@ const PASSWORD = 'a long and unusual passphrase';
 const WRONG_PASSWORD = 'not the password of anyone here';
 
 // Every email is sent (no per-address mail throttle), as for the first probe of an address, so that the
-// mail work of each kind is timed; and the request throttles never answer 429, so that what is timed is
-// the work behind them.
+// mail work of each kind is timed. The request throttles never return 429, so that what is timed is the
+// work behind them.
 const SERVER_SETTINGS = {
   MAIL_THROTTLE_SECONDS: '0',
   THROTTLE_FAILURES_PER_IP: '1000000',
@@ -220,10 +220,11 @@ function medianDifferenceInterval(sample: number[], reference: number[], random:
   return [percentile(differences, 2.5), percentile(differences, 97.5)];
 }
 
-/** Formats milliseconds with two decimals and a sign, without printing -0.00. */
+/** Formats milliseconds with two decimals and a sign, and zero as 0.00 rather than -0.00. */
 function signed(milliseconds: number): string {
   const rounded = Math.round(milliseconds * 100) / 100;
-  return `${rounded > 0 ? '+' : rounded < 0 ? '−' : '±'}${Math.abs(rounded).toFixed(2)}`;
+  const sign = rounded > 0 ? '+' : rounded < 0 ? '−' : '';
+  return `${sign}${Math.abs(rounded).toFixed(2)}`;
 }
 
 function machine(): string {
@@ -231,7 +232,7 @@ function machine(): string {
   return `${os.availableParallelism()} CPUs (nproc), ${model}, Node.js ${process.version}, ${os.type()} ${os.release()}`;
 }
 
-/** The 1-minute load average, which shows whether other work shared the machine during the run. */
+/** Returns the 1-minute load average, which shows whether other work shared the machine during the run. */
 function loadAverage(): string {
   return os.loadavg()[0]?.toFixed(2) ?? 'unknown';
 }

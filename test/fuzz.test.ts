@@ -45,13 +45,14 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const NONCE_REFRESH_MS = 60_000;
 
 /**
- * Failures that fuzzing found, shrunk, and replayed on every run so that a fix stays fixed. The name says
- * which seed found it; the batch is the shrunk counterexample.
+ * Failures that fuzzing found, replayed on every run so that a fix stays fixed: the seed whose run found
+ * each one, and its counterexample, shrunk further by hand.
  */
-const RECORDED_COUNTEREXAMPLES: Array<{ name: string; batch: RequestSpec[] }> = [
+const RECORDED_COUNTEREXAMPLES: Array<{ name: string; foundBy: string; batch: RequestSpec[] }> = [
   {
     // The body parser walked the parsed value recursively, and 4,000 nested arrays overflowed the stack: 500.
-    name: 'deeply nested body is rejected (seed 20260601)',
+    name: 'deeply nested body',
+    foundBy: 'FUZZ_SEED=20260601',
     batch: [
       requestSpec({
         route: 'POST /api/2.0/accounts/action/?do=login',
@@ -64,9 +65,10 @@ const RECORDED_COUNTEREXAMPLES: Array<{ name: string; batch: RequestSpec[] }> = 
     ],
   },
   {
-    // Node's parser rejects a request head over 16 KiB, and the 431 that the server then writes has a body,
-    // which a response to HEAD must not have (RFC 9110, section 9.3.2). Clients read the body as garbage.
-    name: 'HEAD with oversized headers gets no body (seed 7)',
+    // The 431 that the server writes when Node's parser rejects a request head over 16 KiB had a body, which
+    // a response to HEAD must not have (RFC 9110, section 9.3.2), so clients read the body as garbage.
+    name: 'HEAD with oversized headers',
+    foundBy: 'FUZZ_SEED=7',
     batch: [
       requestSpec({
         route: 'GET /accounts/reset/',
@@ -200,7 +202,8 @@ describe('fuzzing every endpoint', { timeout: 30 * 60_000 }, () => {
     values['unknown.email'] = uniqueAddress('nobody');
 
     // Tokens are issued through the store, as the server does, because the mail throttle holds back a
-    // reset email to an address that just got its confirmation. Disabling is what `accounts disable` does.
+    // reset email to an address that just got its confirmation. Disabling takes the two steps of
+    // `accounts disable`: the state, then the sessions.
     const store = await openStore(databaseUrlFor(server.dataDir));
     try {
       const now = Date.now();
@@ -302,8 +305,11 @@ describe('fuzzing every endpoint', { timeout: 30 * 60_000 }, () => {
     }
   });
 
-  for (const { name, batch } of RECORDED_COUNTEREXAMPLES) {
-    test(`counterexample: ${name}`, () => checkBatch(batch));
+  for (const { name, foundBy, batch } of RECORDED_COUNTEREXAMPLES) {
+    test(`counterexample: ${name}`, async (context) => {
+      context.diagnostic(`found by ${foundBy}`);
+      await checkBatch(batch);
+    });
   }
 });
 

@@ -215,7 +215,7 @@ function copyObject(body: Record<string, JsonWithRefs>): Record<string, JsonWith
   return copy;
 }
 
-/** Bodies of any kind: none, random JSON, random bytes and text, deep nesting, over the limit, known traps. */
+/** Generates bodies of any kind: none, random JSON, random bytes and text, deep nesting, over the limit, known traps. */
 function anyBody(): fc.Arbitrary<BodySpec> {
   const traps = [
     '{"__proto__":{"polluted":1}}',
@@ -247,7 +247,7 @@ function anyBody(): fc.Arbitrary<BodySpec> {
   );
 }
 
-/** A valid body of the given fields, that body mutated, or any body at all. */
+/** Generates a valid body of the given fields, that body mutated, or any body at all. */
 function bodyOf(shape: ActionBody): fc.Arbitrary<BodySpec> {
   const valid = fc.record(shape.fields, { requiredKeys: shape.required }) as fc.Arbitrary<Record<string, JsonWithRefs>>;
   return fc.oneof(
@@ -343,7 +343,7 @@ function plainTarget(paths: string[], methods: string[], body: fc.Arbitrary<Body
     .map(([verb, path, query, requestBody]) => ({ route: `${methods.join('|')} ${path}`, method: verb, path: [path], query, body: requestBody }));
 }
 
-/** A GET of a CloudSigma list resource, with `limit` and `offset` of every kind. */
+/** Generates GETs of a CloudSigma list resource, with `limit` and `offset` of every kind. */
 function listTarget(path: string): fc.Arbitrary<Target> {
   const number = fc.oneof(fc.nat({ max: 200 }).map(String), fc.constantFrom('-1', '0', '100', '101', '1.5', 'abc', '', '99999999999', '2147483648'));
   const paging = fc.array(fc.tuple(fc.constantFrom('limit', 'offset'), number), { maxLength: 3 });
@@ -381,7 +381,7 @@ function unknownPathTarget(): fc.Arbitrary<Target> {
     .map(([verb, target, query, body]) => ({ route: '(unknown path)', method: verb, path: [target], query, body }));
 }
 
-/** Every endpoint of the server, weighted towards the account actions, which hold most of the logic. */
+/** Generates requests to every endpoint, weighted towards the account actions, which contain most of the logic. */
 function targetArbitrary(surface: FuzzSurface): fc.Arbitrary<Target> {
   const bodies = actionBodies();
   const noBody = fc.oneof({ weight: 6, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) }, { weight: 1, arbitrary: anyBody() });
@@ -403,7 +403,7 @@ function targetArbitrary(surface: FuzzSurface): fc.Arbitrary<Target> {
   );
 }
 
-/** Who the request claims to be: nobody, a session (with a right or wrong CSRF token), Basic, Digest or junk. */
+/** The credentials of a request: none, a session (with a right or wrong CSRF token), Basic, Digest or junk. */
 type Caller = Pick<RequestSpec, 'authorization' | 'cookie' | 'csrfToken'>;
 
 function sessionCaller(who: 'alice' | 'bob'): fc.Arbitrary<Caller> {

@@ -70,7 +70,7 @@ export function ref(name: FixtureName, variants: RefVariant[] = ['exact']): fc.A
   return fc.constantFrom(...variants).map((variant) => new FixtureRef(name, variant));
 }
 
-/** Strings that Node's HTTP client accepts in a header value: tab, visible ASCII, space and Latin-1. */
+/** Generates strings that Node's HTTP client accepts in a header value: tab, visible ASCII, space and Latin-1. */
 export function headerText(maxLength = 40): fc.Arbitrary<string> {
   const character = fc.oneof(
     { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
@@ -80,19 +80,19 @@ export function headerText(maxLength = 40): fc.Arbitrary<string> {
   return fc.string({ unit: character.map((code) => String.fromCharCode(code)), maxLength });
 }
 
-/** Any string, including lone surrogates, control characters and astral characters. */
+/** Generates any string, including lone surrogates, control characters and astral characters. */
 export function anyText(maxLength = 40): fc.Arbitrary<string> {
   return fc.oneof(fc.string({ maxLength }), fc.string({ unit: 'grapheme', maxLength }), fc.string({ unit: 'binary', maxLength }));
 }
 
-/** A string longer than the server's field limits, of single-byte or multi-byte characters. */
+/** Generates strings longer than the server's field limits, of single-byte or multi-byte characters. */
 export function overlongText(): fc.Arbitrary<string> {
   return fc.tuple(fc.constantFrom('a', 'é', '😀', ' '), fc.integer({ min: 1000, max: 20_000 })).map(([unit, count]) => unit.repeat(count));
 }
 
 const SECRET_CHARACTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** A string with the shape of the server's secrets (43 URL-safe base64 characters) that no secret has. */
+/** Generates strings with the shape of the server's secrets (43 URL-safe base64 characters) that no secret has. */
 export function secretShaped(): fc.Arbitrary<string> {
   return fc.string({ unit: fc.constantFrom(...SECRET_CHARACTERS), minLength: 43, maxLength: 43 });
 }
@@ -127,7 +127,7 @@ export function tokenValue(name: 'token.confirm' | 'token.reset' | 'token.email'
   );
 }
 
-/** A JSON value of any shape and type, for fields and bodies of the wrong type. */
+/** Generates JSON values of any shape and type, for fields and bodies of the wrong type. */
 export function anyJson(): fc.Arbitrary<JsonWithRefs> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonWithRefs> },
