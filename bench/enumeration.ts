@@ -223,8 +223,10 @@ function medianDifferenceInterval(sample: number[], reference: number[], random:
 /** Formats milliseconds with two decimals and a sign, and zero as 0.00 rather than -0.00. */
 function signed(milliseconds: number): string {
   const rounded = Math.round(milliseconds * 100) / 100;
-  const sign = rounded > 0 ? '+' : rounded < 0 ? '−' : '';
-  return `${sign}${Math.abs(rounded).toFixed(2)}`;
+  const digits = Math.abs(rounded).toFixed(2);
+  if (rounded > 0) return `+${digits}`;
+  if (rounded < 0) return `−${digits}`;
+  return digits;
 }
 
 function machine(): string {

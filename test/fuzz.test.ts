@@ -121,12 +121,12 @@ describe('fuzzing every endpoint', { timeout: 30 * 60_000 }, () => {
     return { email: account.email, password: account.password, sessionid, csrftoken: account.cookies.csrftoken ?? '', publicId: await publicIdOf(sessionid) };
   }
 
-  function remember(who: 'alice' | 'bob', member: Member): void {
-    values[`${who}.email`] = member.email;
-    values[`${who}.password`] = member.password;
-    values[`${who}.sessionid`] = member.sessionid;
-    values[`${who}.csrftoken`] = member.csrftoken;
-    values[`${who}.publicId`] = member.publicId;
+  function remember(owner: 'alice' | 'bob', member: Member): void {
+    values[`${owner}.email`] = member.email;
+    values[`${owner}.password`] = member.password;
+    values[`${owner}.sessionid`] = member.sessionid;
+    values[`${owner}.csrftoken`] = member.csrftoken;
+    values[`${owner}.publicId`] = member.publicId;
   }
 
   /**
@@ -134,17 +134,17 @@ describe('fuzzing every endpoint', { timeout: 30 * 60_000 }, () => {
    * account when the fuzzer changed the password or deleted the account.
    */
   async function refreshMembers(): Promise<void> {
-    for (const who of ['alice', 'bob'] as const) {
-      const cookies = { sessionid: values[`${who}.sessionid`], csrftoken: values[`${who}.csrftoken`] };
+    for (const owner of ['alice', 'bob'] as const) {
+      const cookies = { sessionid: values[`${owner}.sessionid`], csrftoken: values[`${owner}.csrftoken`] };
       if ((await action(server.url, 'check_login', { cookies })).status === 200) continue;
 
-      const login = await action(server.url, 'login', { body: { username: values[`${who}.email`], password: values[`${who}.password`] } });
+      const login = await action(server.url, 'login', { body: { username: values[`${owner}.email`], password: values[`${owner}.password`] } });
       const sessionid = login.cookies.sessionid?.value;
       const csrftoken = login.cookies.csrftoken?.value;
       if (login.status === 200 && sessionid && csrftoken) {
-        remember(who, { email: values[`${who}.email`], password: values[`${who}.password`], sessionid, csrftoken, publicId: await publicIdOf(sessionid) });
+        remember(owner, { email: values[`${owner}.email`], password: values[`${owner}.password`], sessionid, csrftoken, publicId: await publicIdOf(sessionid) });
       } else {
-        remember(who, await newMember(who));
+        remember(owner, await newMember(owner));
       }
     }
   }

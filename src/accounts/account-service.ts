@@ -36,6 +36,9 @@ export class AccountService {
    * Signs up an address and returns the uuid to show the caller. For an address that already has an
    * account the uuid is a decoy and the owner is mailed instead, so the answer never tells whether the
    * address is registered.
+   *
+   * NOTE: a registered address writes fewer rows than a new one, and over loopback its answer comes about
+   * 0.2 ms sooner at the median (docs/benchmarks.md); the status and body are the same.
    */
   async create(email: EmailAddress, promo: string | null, client: ClientInfo, now: number): Promise<string> {
     const newUuid = randomUUID();

@@ -406,17 +406,17 @@ function targetArbitrary(surface: FuzzSurface): fc.Arbitrary<Target> {
 /** The credentials of a request: none, a session (with a right or wrong CSRF token), Basic, Digest or junk. */
 type Caller = Pick<RequestSpec, 'authorization' | 'cookie' | 'csrfToken'>;
 
-function sessionCaller(who: 'alice' | 'bob'): fc.Arbitrary<Caller> {
-  const other = who === 'alice' ? 'bob' : 'alice';
+function sessionCaller(owner: 'alice' | 'bob'): fc.Arbitrary<Caller> {
+  const other = owner === 'alice' ? 'bob' : 'alice';
   const csrf = fc.oneof(
-    { weight: 5, arbitrary: ref(`${who}.csrftoken`) },
+    { weight: 5, arbitrary: ref(`${owner}.csrftoken`) },
     { weight: 1, arbitrary: ref(`${other}.csrftoken`) },
-    { weight: 1, arbitrary: ref(`${who}.csrftoken`, ['flipped', 'truncated', 'padded']) },
+    { weight: 1, arbitrary: ref(`${owner}.csrftoken`, ['flipped', 'truncated', 'padded']) },
     { weight: 1, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: headerText(50) },
   );
-  const sessionId = fc.oneof({ weight: 6, arbitrary: ref(`${who}.sessionid`) }, { weight: 1, arbitrary: ref(`${who}.sessionid`, ['flipped', 'upper', 'truncated']) });
-  const csrfCookie = fc.oneof({ weight: 3, arbitrary: ref(`${who}.csrftoken`) }, { weight: 1, arbitrary: fc.constant(undefined) });
+  const sessionId = fc.oneof({ weight: 6, arbitrary: ref(`${owner}.sessionid`) }, { weight: 1, arbitrary: ref(`${owner}.sessionid`, ['flipped', 'upper', 'truncated']) });
+  const csrfCookie = fc.oneof({ weight: 3, arbitrary: ref(`${owner}.csrftoken`) }, { weight: 1, arbitrary: fc.constant(undefined) });
 
   return fc.record({ sessionid: sessionId, csrftoken: csrfCookie, csrf }).map(({ sessionid, csrftoken, csrf: token }) => ({
     authorization: undefined,
