@@ -1,7 +1,7 @@
 // CI step: runs `npm run audit` (npm audit of the runtime dependencies at level high) and fails when it
 // reports a high or critical advisory. When npm gets no report from the advisory service (an HTTP error
-// such as 405, a network error, or a timeout), it prints one line saying the audit was skipped and why,
-// and exits 0, so that an unreachable service does not block CI.
+// such as 405, a network error, or a timeout), it prints one line saying the audit was skipped and why.
+// It then exits 0, so that an unreachable service does not block CI.
 import { spawnSync } from 'node:child_process';
 
 const TIMEOUT_MS = 120_000;

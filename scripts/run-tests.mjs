@@ -1,4 +1,4 @@
-// Runs the test suite on SQLite, then again on PostgreSQL when a server answers (or always when
+// Runs the test suite on SQLite, then again on PostgreSQL when a server responds (or always when
 // REQUIRE_POSTGRES is set). Each run is one `node --test` process with its own summary.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -36,10 +36,10 @@ let postgresStatus = 0;
 if (await postgresAnswers()) {
   postgresStatus = run('postgres');
 } else if (process.env.REQUIRE_POSTGRES) {
-  console.error(`\nPostgreSQL at ${new URL(adminUrl).host} does not answer, and REQUIRE_POSTGRES is set.`);
+  console.error(`\nPostgreSQL at ${new URL(adminUrl).host} does not respond, and REQUIRE_POSTGRES is set; start it or set TEST_POSTGRES_URL.`);
   postgresStatus = 1;
 } else {
-  console.log(`\nSkipped the PostgreSQL run: no server answers at ${new URL(adminUrl).host} (set TEST_POSTGRES_URL).`);
+  console.log(`\nSkipped the PostgreSQL run: no server responds at ${new URL(adminUrl).host} (set TEST_POSTGRES_URL).`);
 }
 
 process.exitCode = sqliteStatus !== 0 ? sqliteStatus : postgresStatus;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** A new 256-bit random secret, URL-safe base64 without padding (43 characters). */
+/** Returns a new 256-bit random secret, URL-safe base64 without padding (43 characters). */
 export function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
@@ -17,7 +17,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** Whether a value has the shape of a secret made by newSecret. */
+/** Returns whether a value has the shape of a secret made by newSecret. */
 export function looksLikeSecret(value: string): boolean {
   return /^[A-Za-z0-9_-]{43}$/.test(value);
 }

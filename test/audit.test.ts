@@ -115,7 +115,7 @@ describe(`audit trail on ${testStore()}`, () => {
 
   before(async () => {
     smtp = new SmtpSink();
-    // Throttling is off so that the many failed attempts of these tests are all answered and recorded.
+    // Throttling is off so that the many failed attempts of these tests are all processed and recorded.
     server = await startTestServer({ SMTP_URL: await smtp.start(), MAIL_THROTTLE_SECONDS: '0', THROTTLE: 'off' });
   });
 

@@ -57,7 +57,8 @@ describe('account flow from create to logout', () => {
 
     const session = login.cookies.sessionid;
     const csrf = login.cookies.csrftoken;
-    assert.ok(session && csrf);
+    assert.ok(session, 'sessionid cookie set');
+    assert.ok(csrf, 'csrftoken cookie set');
     assert.match(session.attributes, /httponly/);
     assert.match(session.attributes, /samesite=lax/);
     assert.match(session.attributes, /path=\//);

@@ -23,7 +23,7 @@ interface AccountRow {
   promo_redeemed_at: number | null;
 }
 
-/** A new upper-case code, unique to this run. */
+/** Returns a new upper-case code, unique to this run. */
 function uniqueCode(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`.toUpperCase();
 }

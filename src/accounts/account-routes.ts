@@ -32,7 +32,7 @@ const FIELD_MAX_LENGTH = 1024;
 
 const credentials = {
   username: { type: 'string', maxLength: FIELD_MAX_LENGTH },
-  // No length limit here: confirm answers an overlong password with the policy's message, and login with
+  // No length limit here: confirm rejects an overlong password with the policy's message, and login with
   // the same 401 as any other wrong password.
   password: { type: 'string' },
 };

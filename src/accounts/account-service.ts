@@ -34,7 +34,7 @@ export class AccountService {
 
   /**
    * Signs up an address and returns the uuid to show the caller. For an address that already has an
-   * account the uuid is a decoy and the owner is mailed instead, so the answer never tells whether the
+   * account the uuid is a decoy and the owner is mailed instead, so the response never reveals whether the
    * address is registered.
    *
    * NOTE: a registered address writes fewer rows than a new one, and over loopback its answer comes about

@@ -10,7 +10,7 @@ const COLUMNS: Array<Column<MailSummary>> = [
   { heading: 'ID', value: (row) => row.id },
   { heading: 'TO', value: (row) => row.recipient },
   { heading: 'SUBJECT', value: (row) => row.subject },
-  { heading: 'STATUS', value: (row) => (row.sentAt ? 'sent' : row.failedAt ? 'failed' : 'pending') },
+  { heading: 'STATUS', value: statusOf },
   { heading: 'ATTEMPTS', value: (row) => row.attempts },
   { heading: 'CREATED', value: (row) => time(row.createdAt) },
   { heading: 'LAST ERROR', value: (row) => row.lastError?.slice(0, 60) },
@@ -54,3 +54,9 @@ export const mailCommands: Command[] = [
     },
   },
 ];
+
+function statusOf(row: MailSummary): string {
+  if (row.sentAt) return 'sent';
+  if (row.failedAt) return 'failed';
+  return 'pending';
+}

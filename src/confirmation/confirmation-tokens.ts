@@ -1,4 +1,4 @@
-import { digestOf, newSecret } from '../crypto-tokens.js';
+import { issueToken } from './issue-token.js';
 import type { TokenStore } from './token-store.js';
 
 /** Path of the page that a confirmation link opens. */
@@ -11,15 +11,7 @@ export async function issueConfirmationToken(
   now: number,
   ttlSeconds: number,
 ): Promise<string> {
-  const token = newSecret();
-  await tokens.insert({
-    digest: digestOf(token),
-    accountUuid,
-    purpose: 'confirm',
-    createdAt: now,
-    expiresAt: now + ttlSeconds * 1000,
-  });
-  return token;
+  return issueToken(tokens, { accountUuid, purpose: 'confirm', now, ttlSeconds });
 }
 
 export function confirmationLink(publicUrl: string, token: string): string {

@@ -8,12 +8,12 @@ import { parseDigestParams, quote } from './digest-header.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
-/** What a Digest `Authorization` header proved. */
+/** The outcome of checking a Digest `Authorization` header. */
 export type DigestOutcome =
   | { kind: 'authenticated'; account: Account }
   /** The credentials were right but the nonce expired: the client retries with the fresh one. */
   | { kind: 'stale' }
-  /** The header names another request target than the one it came with (RFC 7616 asks for 400). */
+  /** The header names another request target than the one it came with (RFC 7616 specifies 400). */
   | { kind: 'wrong-uri' }
   /** The response was compared and did not match, or the username has no active account with Digest hashes. */
   | { kind: 'wrong-credentials' }
@@ -51,7 +51,7 @@ export class DigestAuth {
     this.key = Buffer.from(value, 'base64url');
   }
 
-  /** The challenges for a 401: one per algorithm, sharing one fresh nonce. */
+  /** Returns the challenges for a 401: one per algorithm, sharing one fresh nonce. */
   challenges(stale = false): string[] {
     const nonce = this.newNonce(Date.now());
     const opaque = createHash('sha256').update(this.realm).digest('hex').slice(0, 32);
@@ -86,7 +86,8 @@ export class DigestAuth {
     if (issuedAt === null) return { kind: 'rejected' };
 
     const account = await this.findAccount(username);
-    const ha1 = account ? (algorithm === 'MD5' ? account.digestHa1.md5 : account.digestHa1.sha256) : null;
+    let ha1: string | null = null;
+    if (account) ha1 = algorithm === 'MD5' ? account.digestHa1.md5 : account.digestHa1.sha256;
     if (!account || !ha1 || account.state !== 'active') return { kind: 'wrong-credentials' };
 
     const ha2 = hash(algorithm, `${request.method}:${uri}`);

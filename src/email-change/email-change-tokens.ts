@@ -1,6 +1,6 @@
 import type { EmailAddress } from '../accounts/email-address.js';
 import type { TokenStore } from '../confirmation/token-store.js';
-import { digestOf, newSecret } from '../crypto-tokens.js';
+import { issueToken } from '../confirmation/issue-token.js';
 
 /** Path of the page that an email-change link opens. */
 export const EMAIL_CHANGE_PAGE_PATH = '/accounts/email/';
@@ -16,16 +16,7 @@ export async function issueEmailChangeToken(
   now: number,
   ttlSeconds: number,
 ): Promise<string> {
-  const token = newSecret();
-  await tokens.insert({
-    digest: digestOf(token),
-    accountUuid,
-    purpose: 'email',
-    createdAt: now,
-    expiresAt: now + ttlSeconds * 1000,
-    newEmail: newEmail.address,
-  });
-  return token;
+  return issueToken(tokens, { accountUuid, purpose: 'email', now, ttlSeconds, newEmail: newEmail.address });
 }
 
 export function emailChangeLink(publicUrl: string, token: string): string {

@@ -4,12 +4,12 @@ import { ApiError } from '../http/api-error.js';
 import { registerResource } from '../http/resource.js';
 import type { Store } from '../storage/store.js';
 
-// A readiness probe must answer quickly even when the database hangs.
+// A readiness probe must respond quickly even when the database hangs.
 const PING_TIMEOUT_MS = 2000;
 
 /**
  * Registers the probes of a load balancer or orchestrator: `/health/live` (the process serves HTTP) and
- * `/health/ready` (the database answers and the node is not stopping).
+ * `/health/ready` (the database responds and the node is not stopping).
  */
 export function registerHealthRoutes(app: FastifyInstance, store: Store): void {
   let stopping = false;
@@ -43,7 +43,7 @@ function unavailable(type: 'backend' | 'database', message: string): ApiError {
 async function withTimeout<T>(work: Promise<T>, milliseconds: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${milliseconds} ms`)), milliseconds);
+    timer = setTimeout(() => reject(new Error(`timed out after ${milliseconds} ms`)), milliseconds);
   });
 
   try {

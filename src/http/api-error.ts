@@ -37,7 +37,7 @@ export function validationError(point: string | null, message: string): ApiError
   return new ApiError(400, [{ error_type: 'validation', error_message: message, error_point: point }]);
 }
 
-/** A 400 carrying one entry per invalid field. */
+/** Builds a 400 carrying one entry per invalid field. */
 export function validationErrors(entries: Array<{ point: string | null; message: string }>): ApiError {
   return new ApiError(
     400,

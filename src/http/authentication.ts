@@ -9,7 +9,7 @@ import { type CheckOutcome, type CredentialThrottle, successUnlessNull } from '.
 import { notAuthenticatedError, type ApiError, validationError } from './api-error.js';
 import { sessionIdOf } from './session-cookies.js';
 
-/** Who made a request, and how they proved it. */
+/** The account that made a request, and the credentials it proved itself with. */
 export type Caller =
   | { accountUuid: string; via: 'session'; session: SessionRecord }
   | { accountUuid: string; via: 'basic' | 'digest' };

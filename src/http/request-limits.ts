@@ -9,7 +9,7 @@ import { ApiError } from './api-error.js';
 export const MAX_HEADER_BYTES = 16 * 1024;
 
 /**
- * Longest request target (path and query string), in bytes; a longer one gets 414. It must stay
+ * Maximum length of the request target (path and query string), in bytes; a longer one gets 414. It must stay
  * below MAX_HEADER_BYTES, which counts the request line too.
  */
 export const MAX_URL_BYTES = 8 * 1024;

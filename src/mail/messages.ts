@@ -4,7 +4,7 @@ import type { OutgoingMessage } from './outbox-store.js';
 
 export const PRODUCT_NAME = 'sigma-accounts';
 
-/** The message that carries a link to set the first password of a new account. */
+/** Builds the message that carries a link to set the first password of a new account. */
 export function confirmationMessage(recipient: string, link: string, validSeconds: number, messageHost: string): OutgoingMessage {
   const validFor = duration(validSeconds);
   const subject = `Confirm your ${PRODUCT_NAME} account`;
@@ -37,7 +37,7 @@ export function confirmationMessage(recipient: string, link: string, validSecond
   return message(recipient, subject, text, html, messageHost);
 }
 
-/** The notice sent instead of a new link when someone signs up with an address that already has an account. */
+/** Builds the notice sent instead of a new link when someone signs up with an address that already has an account. */
 export function existingAccountMessage(recipient: string, loginHint: string, messageHost: string): OutgoingMessage {
   const subject = `Sign-up attempt for your ${PRODUCT_NAME} account`;
   const text = [

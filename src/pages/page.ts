@@ -5,7 +5,7 @@ import { escapeHtml, PRODUCT_NAME } from '../mail/messages.js';
 import { MIN_PASSWORD_LENGTH } from '../passwords/password-policy.js';
 import { FORM_JS, PAGE_CSS } from './page-assets.js';
 
-/** Where the pages' style sheet and script are served. */
+/** URL path under which the pages' style sheet and script are served. */
 export const ASSETS_PATH = '/accounts/assets/';
 
 // No inline script or style, no other origin, no framing; the token in the page URL is never sent on.
@@ -37,7 +37,7 @@ export interface FormPage {
   /** The action the form posts to, such as `confirm`. */
   action: string;
   token: string;
-  /** Whether the form asks for a new password twice. */
+  /** Whether the form requests a new password twice. */
   newPassword: boolean;
   submitLabel: string;
   /** Shown when the action succeeds; the form is hidden then. */
@@ -72,7 +72,7 @@ export function formPageBody(page: FormPage): string {
 <script src="${ASSETS_PATH}form.js" defer></script>`;
 }
 
-/** Returns the body of a page that says why a link cannot be used. */
+/** Returns the body of a page that explains why a link cannot be used. */
 export function problemPageBody(reason: string): string {
   return `
 <h1>This link cannot be used</h1>

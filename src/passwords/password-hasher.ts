@@ -31,7 +31,7 @@ export class PasswordHasher {
   /**
    * Checks `password` against `storedHash`. With no stored hash (unknown address, account without a
    * password) it verifies against a dummy hash of the same parameters and returns false, so that the
-   * answer takes as long as for a real account.
+   * response takes as long as for a real account.
    */
   async verify(storedHash: string | null, password: string): Promise<boolean> {
     const hash = storedHash ?? (await this.dummy());

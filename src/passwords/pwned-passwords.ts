@@ -18,7 +18,7 @@ const RANGE_LINE = /^([0-9A-Fa-f]{35}):(\d+)$/;
 /**
  * Client of the Pwned Passwords range API (k-anonymity): the server sends only the first five hex digits of
  * the password's SHA-1 and looks for the other 35 in the response, so neither the password nor its hash leaves
- * this process. The request asks for padding (`Add-Padding: true`), and padding lines have a count of 0.
+ * this process. The request enables padding (`Add-Padding: true`), and padding lines have a count of 0.
  */
 export class PwnedPasswords {
   constructor(

@@ -85,14 +85,14 @@ export const PROFILE_FIELDS: Record<string, ProfileField> = {
 /** Limits of the `meta` dictionary. */
 export const META_LIMITS = { maxKeys: 100, maxKeyLength: 64, maxValueLength: 1024 };
 
-/** The body of `GET /api/2.0/profile/schema/`, in the layout CloudSigma's schema endpoints use. */
+/** Builds the body of `GET /api/2.0/profile/schema/`, in the layout CloudSigma's schema endpoints use. */
 export function profileSchemaDocument(): object {
   const fields = Object.fromEntries(
     Object.entries(PROFILE_FIELDS).map(([name, field]) => [
       name,
       {
         blank: field.blank,
-        default: field.default === undefined ? 'No default provided.' : field.type === 'decimal' ? 0 : field.default,
+        default: schemaDefault(field),
         help_text: field.helpText,
         nullable: field.nullable,
         readonly: field.readonly,
@@ -109,4 +109,11 @@ export function profileSchemaDocument(): object {
     default_limit: 20,
     fields,
   };
+}
+
+// CloudSigma's schema writes a missing default as this sentence and a decimal default as a number.
+function schemaDefault(field: ProfileField): string | boolean | number | null {
+  if (field.default === undefined) return 'No default provided.';
+  if (field.type === 'decimal') return 0;
+  return field.default;
 }

@@ -42,7 +42,7 @@ export class ProfileService {
   }
 }
 
-/** The profile as clients see it: every field, written values over defaults. */
+/** Returns the profile as clients see it: every field, written values over defaults. */
 export function render(profile: StoredProfile): Record<string, unknown> {
   const computed: Record<string, unknown> = {
     uuid: profile.uuid,

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { constantTimeEqual, digestOf, looksLikeSecret, newSecret } from '../crypto-tokens.js';
 import type { Liveness, Page, SessionRecord, SessionStore } from './session-store.js';
 
-/** Where a request came from, stored on its session for the owner to recognise. */
+/** The origin of a request (IP address and user agent), stored on its session for the owner to recognise. */
 export interface ClientInfo {
   ip: string | null;
   userAgent: string | null;
@@ -71,7 +71,7 @@ export class SessionService {
    * when the stored last-seen time is at least one touch interval old.
    */
   async resolve(sessionId: string, now: number): Promise<SessionRecord | null> {
-    // Values that no session id can have are answered without a store round trip.
+    // Values that no session id can have are rejected without a store round trip.
     if (!looksLikeSecret(sessionId)) return null;
 
     const session = await this.sessions.findValid(digestOf(sessionId), this.livenessAt(now));
@@ -117,7 +117,7 @@ export class SessionService {
     if (looksLikeSecret(sessionId)) await this.sessions.delete(digestOf(sessionId));
   }
 
-  /** Whether `csrfToken` is the token issued with `session`, compared in constant time. */
+  /** Returns whether `csrfToken` is the token issued with `session`, compared in constant time. */
   csrfMatches(session: SessionRecord, csrfToken: string): boolean {
     return constantTimeEqual(digestOf(csrfToken), session.csrfDigest);
   }

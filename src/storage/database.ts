@@ -13,11 +13,11 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface DatabaseHandle {
   db: Kysely<Database>;
   dialect: Dialect;
-  /** Where the data lives, without credentials, for logs. */
+  /** Location of the data without credentials, for logs. */
   description: string;
 }
 
-// BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless told.
+// BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless configured otherwise.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export interface PoolSettings {

@@ -40,7 +40,7 @@ export interface Stores {
 export interface Store extends Stores {
   dialect: Dialect;
   description: string;
-  /** Checks that the database answers; throws when it does not. */
+  /** Checks that the database responds; throws when it does not. */
   ping(): Promise<void>;
   /** Runs `work` in one transaction: every write in it is committed together or not at all. */
   transaction<T>(work: (stores: Stores) => Promise<T>): Promise<T>;

@@ -57,7 +57,7 @@ export function action(baseUrl: string, name: string, options: RequestOptions = 
   return request(`${baseUrl}/api/2.0/accounts/action/?do=${encodeURIComponent(name)}`, { body: {}, ...options });
 }
 
-/** The error points of a CloudSigma error list, after checking that the body is one. */
+/** Returns the error points of a CloudSigma error list, after checking that the body is one. */
 export function errorPoints(response: ApiResponse): Array<string | null> {
   return errorList(response).map((entry) => entry.error_point);
 }
@@ -68,7 +68,7 @@ export interface ErrorEntry {
   error_point: string | null;
 }
 
-/** The body as a CloudSigma error list; throws when it has any other shape. */
+/** Returns the body as a CloudSigma error list, and throws when it has any other shape. */
 export function errorList(response: ApiResponse): ErrorEntry[] {
   const body = response.body;
   const isList =

@@ -20,7 +20,7 @@ export interface TestServer extends RunningServer {
  */
 export const BULK_SIGN_UPS = { THROTTLE_CREATE_PER_IP: '1000000', THROTTLE_CREATE_PER_ADDRESS: '1000000' };
 
-/** A fresh temporary folder for a server's SQLite file and mail. */
+/** Creates a fresh temporary folder for a server's SQLite file and mail. */
 export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sigma-accounts-test-'));
 }

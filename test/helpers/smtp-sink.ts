@@ -1,4 +1,4 @@
-import { simpleParser, type ParsedMail } from 'mailparser';
+import { type AddressObject, simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
 /** A message that the sink keeps unacknowledged until the test releases it. */
@@ -146,11 +146,13 @@ export class SmtpSink {
 }
 
 function recipients(mail: ParsedMail): string[] {
-  const to = Array.isArray(mail.to) ? mail.to : mail.to ? [mail.to] : [];
+  let to: AddressObject[] = [];
+  if (Array.isArray(mail.to)) to = mail.to;
+  else if (mail.to) to = [mail.to];
   return to.flatMap((group) => group.value.map((entry) => (entry.address ?? '').toLowerCase()));
 }
 
-/** The confirmation link in a message's text part. */
+/** Returns the confirmation link in a message's text part. */
 export function confirmationLinkIn(mail: ParsedMail): string {
   const match = /https?:\/\/\S+\/accounts\/confirm\/\?token=[A-Za-z0-9_%-]+/.exec(mail.text ?? '');
   if (!match) throw new Error(`no confirmation link in: ${mail.text ?? '(no text part)'}`);
