@@ -5,6 +5,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 
 import { AccountService } from './accounts/account-service.js';
+import { registerApiTokenRoutes } from './api-tokens/api-token-routes.js';
+import { ApiTokenService } from './api-tokens/api-token-service.js';
+import { newSecret } from './crypto-tokens.js';
 import { parseEmailForLookup } from './accounts/email-address.js';
 import { accountActions } from './accounts/account-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
@@ -40,10 +43,14 @@ import { PasswordUpdater } from './recovery/password-update.js';
 import { recoveryActions } from './recovery/recovery-actions.js';
 import { registerResetPage } from './recovery/reset-page.js';
 import { PasswordResetService } from './recovery/reset-service.js';
+import { AsyncAuthSigner } from './sessions/async-auth.js';
 import { SessionService } from './sessions/session-service.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
 import type { Store } from './storage/store.js';
 import { startThrottling } from './throttle/throttling.js';
+import { registerTwoFactorPage } from './two-factor/two-factor-page.js';
+import { twoFactorActions } from './two-factor/two-factor-routes.js';
+import { TwoFactorService } from './two-factor/two-factor-service.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -112,7 +119,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const newPasswords = new NewPasswordCheck(pwned);
   const confirmation = new ConfirmationService(store, hasher, sessions, newPasswords, digest);
   const throttling = await startThrottling(app, config, store);
-  const authenticator = new Authenticator(accounts, sessions, digest, throttling.credentials);
+  const twoFactor = new TwoFactorService(store, hasher, sessions, { publicUrl: config.publicUrl }, deps.onMailQueued);
+  const apiTokens = new ApiTokenService(store, deps.logger.child({ component: 'api-tokens' }));
+  const authenticator = new Authenticator(accounts, sessions, digest, throttling.credentials, twoFactor, apiTokens);
   const profiles = new ProfileService(store);
   const passwordUpdater = new PasswordUpdater(hasher, digest, config.publicUrl, newPasswords);
   const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, deps.onMailQueued, app.log);
@@ -130,11 +139,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     store,
     sessionTtlSeconds: config.sessionTtlSeconds,
     publicUrl: config.publicUrl,
+    asyncAuth: asyncAuthSigner(store, config.asyncAuthKeys),
   };
   registerActions(app, '/api/2.0/accounts/', {
     ...accountActions(accountDeps),
     ...recoveryActions({ ...accountDeps, passwordResets, passwordChanges }),
     ...emailChangeActions({ emailChange, sessions, authenticator, throttling, publicUrl: config.publicUrl }),
+    ...twoFactorActions({ twoFactor, sessions, authenticator, throttling, store, publicUrl: config.publicUrl }),
     ...deletionActions({ deletion: new DeletionService(store, hasher), sessions, authenticator, throttling, publicUrl: config.publicUrl }),
   });
   registerPageAssets(app);
@@ -145,10 +156,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerEmailChangePage(app, emailChange);
   registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
   registerSessionRoutes(app, { sessions, authenticator, store, publicUrl: config.publicUrl });
+  registerApiTokenRoutes(app, { apiTokens, authenticator, sessions, publicUrl: config.publicUrl });
+  registerTwoFactorPage(app);
   registerAuditRoutes(app, { audit: store.audit, authenticator });
   registerHealthRoutes(app, store);
 
   return app;
+}
+
+/**
+ * Returns the signer of `async_auth` cookies. Without ASYNC_AUTH_KEYS its key is a random one that the first
+ * node to need it stores in the database, so that every node shares it.
+ */
+function asyncAuthSigner(store: Store, keys: readonly string[]): () => Promise<AsyncAuthSigner> {
+  let signer: Promise<AsyncAuthSigner> | null = null;
+  return () => {
+    signer ??= (async () => new AsyncAuthSigner(keys.length > 0 ? keys : [await store.digest.secret('async-auth-key', newSecret, Date.now())]))();
+    // A failure is not kept, so that the next request tries again.
+    signer.catch(() => {
+      signer = null;
+    });
+    return signer;
+  };
 }
 
 // Expired nonces are swept every ten minutes rather than on each request.

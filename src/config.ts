@@ -44,6 +44,11 @@ export interface Config {
   /** Whether HTTP Digest is accepted; it needs a password-equivalent hash stored per account. */
   digestAuth: boolean;
   digestNonceTtlSeconds: number;
+  /**
+   * Keys that sign the `async_auth` cookie: the first signs, every one verifies, so a new key can be put
+   * first while cookies signed with the old one expire. Empty for a random key kept in the database.
+   */
+  asyncAuthKeys: readonly string[];
   throttle: ThrottleSettings;
   /** Redis server that keeps the throttling counters instead of the database, or null. */
   redisUrl: string | null;
@@ -133,6 +138,7 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     mailLeaseSeconds: integer(env, 'MAIL_LEASE_SECONDS', 60, 1, 3600),
     digestAuth: onOff(env, 'DIGEST_AUTH', false),
     digestNonceTtlSeconds: integer(env, 'DIGEST_NONCE_TTL_SECONDS', 300, 1, 86400),
+    asyncAuthKeys: signingKeys(env, 'ASYNC_AUTH_KEYS'),
     hash: {
       memoryKib: integer(env, 'HASH_MEMORY_KIB', MIN_HASH_MEMORY_KIB, MIN_HASH_MEMORY_KIB, 4 * 1024 * 1024),
       timeCost: integer(env, 'HASH_TIME_COST', MIN_HASH_TIME_COST, MIN_HASH_TIME_COST, 100),
@@ -143,7 +149,7 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'sigma-accounts:throttle:'),
   };
 
-  return Object.freeze({ ...config, hash: Object.freeze(config.hash), throttle: Object.freeze(config.throttle) });
+  return Object.freeze({ ...config, hash: Object.freeze(config.hash), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle) });
 }
 
 function raw(env: Environment, name: string): string | undefined {
@@ -171,6 +177,20 @@ function integer(env: Environment, name: string, fallback: number, min: number, 
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
   }
   return Number(value);
+}
+
+// A signing key shorter than this is guessable offline from one signed cookie.
+const MIN_SIGNING_KEY_LENGTH = 32;
+
+function signingKeys(env: Environment, name: string): string[] {
+  const value = raw(env, name);
+  if (value === undefined) return [];
+
+  const keys = value.split(',').map((key) => key.trim());
+  if (keys.some((key) => key.length < MIN_SIGNING_KEY_LENGTH)) {
+    throw new ConfigError(`${name} must be a comma-separated list of keys of at least ${MIN_SIGNING_KEY_LENGTH} characters each`);
+  }
+  return keys;
 }
 
 function onOff(env: Environment, name: string, fallback: boolean): boolean {

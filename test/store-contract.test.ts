@@ -118,7 +118,7 @@ describe(`store contract on ${testStore()}`, () => {
     }
 
     function session(accountUuid: string, digest: string, expiresAt = NOW + 1000) {
-      return { digest, publicId: randomUUID(), accountUuid, csrfDigest: 'c', createdAt: NOW, lastSeenAt: NOW, expiresAt, ip: '127.0.0.1', userAgent: 'test' };
+      return { digest, publicId: randomUUID(), accountUuid, csrfDigest: 'c', createdAt: NOW, lastSeenAt: NOW, expiresAt, ip: '127.0.0.1', userAgent: 'test', secondFactorPending: false };
     }
 
     function live(now: number, idleTimeoutMs = 0) {

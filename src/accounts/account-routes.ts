@@ -3,10 +3,12 @@ import type { FastifyRequest } from 'fastify';
 import type { ConfirmationService } from '../confirmation/confirmation-service.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
-import type { Authenticator } from '../http/authentication.js';
+import { assertAllowed, type Authenticator, sessionCaller } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
 import type { PromoService } from '../promo/promo-service.js';
+import type { AsyncAuthSigner } from '../sessions/async-auth.js';
+import { ASYNC_AUTH_COOKIE, ASYNC_AUTH_TTL_SECONDS } from '../sessions/async-auth.js';
 import type { ClientInfo, SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
 import { successUnlessNull } from '../throttle/credential-throttle.js';
@@ -25,6 +27,8 @@ export interface AccountRouteDeps {
   store: Store;
   sessionTtlSeconds: number;
   publicUrl: string;
+  /** Returns the signer of `async_auth` values, made once its key is known. */
+  asyncAuth: () => Promise<AsyncAuthSigner>;
 }
 
 const PROMO_MAX_LENGTH = 64;
@@ -97,12 +101,16 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
         throw authenticator.challenge('login failed: the username or password is wrong, or the account is not active');
       }
 
+      assertAllowed(request, account.restrictions);
+
       // A session id that came with the login is ended, so that one planted before login is never promoted.
       const presented = sessionIdOf(request);
       if (presented) await sessions.endById(presented);
 
+      // With two-factor authentication on, the session is limited until verify_otp takes a code.
+      const secondFactorPending = account.twoFactorEnabled;
       const session = await deps.store.transaction(async (stores) => {
-        const started = await sessions.start(account.uuid, client, Date.now(), stores.sessions);
+        const started = await sessions.start(account.uuid, client, Date.now(), stores.sessions, { secondFactorPending });
         const details = `session ${started.record.publicId}`;
         await stores.audit.record({ type: 'login', actor: account.uuid, accountUuid: account.uuid, client, details });
         return started;
@@ -119,7 +127,7 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       // session's CSRF token, because the cookie is ambient authority.
       const session = await authenticator.sessionOf(request);
       if (session) {
-        assertCsrf(request, { accountUuid: session.accountUuid, via: 'session', session }, sessions, deps.publicUrl);
+        assertCsrf(request, sessionCaller(session), sessions, deps.publicUrl);
         await deps.store.transaction(async (stores) => {
           await sessions.end(session, stores.sessions);
           const details = `session ${session.publicId}`;
@@ -144,6 +152,14 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
     body: { type: 'object', properties: credentials, additionalProperties: false },
     handle: async (request, _reply, body) => {
       if (body.username === undefined && body.password === undefined) {
+        // A companion service learns who holds an async_auth cookie; credentials of the request come first.
+        const asyncAuth = request.cookies[ASYNC_AUTH_COOKIE];
+        if (asyncAuth && !(await authenticator.identify(request))) {
+          const uuid = (await deps.asyncAuth()).verify(asyncAuth, Date.now());
+          const account = uuid ? await deps.store.accounts.findByUuid(uuid) : null;
+          if (account?.state === 'active') return { uuid: account.uuid };
+          throw authenticator.challenge('the async_auth cookie is expired, tampered with, or of an account that is no longer active');
+        }
         const caller = await authenticator.require(request);
         return { uuid: caller.accountUuid };
       }
@@ -155,12 +171,28 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       const { username, password } = body;
       const account = await deps.throttling.credentials.guard(request, { username }, () => accounts.authenticate(username, password), successUnlessNull);
       if (!account) throw authenticator.challenge('the username or password is wrong, or the account is not active');
+      await authenticator.requireSecondFactor(request, account);
+      assertAllowed(request, account.restrictions);
       return { uuid: account.uuid };
+    },
+  };
+
+  const authenticateAsynchronous: Action<Record<string, never>> = {
+    body: noFields,
+    handle: async (request, reply) => {
+      const caller = await authenticator.require(request);
+      assertCsrf(request, caller, sessions, deps.publicUrl);
+
+      const value = (await deps.asyncAuth()).sign(caller.accountUuid, Date.now());
+      const secure = request.server.sessionCookieNames.alwaysSecure || request.protocol === 'https';
+      reply.setCookie(ASYNC_AUTH_COOKIE, value, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: ASYNC_AUTH_TTL_SECONDS, secure });
+      return {};
     },
   };
 
   return {
     create,
+    authenticate_asynchronous: authenticateAsynchronous,
     confirm,
     login,
     logout,

@@ -1,4 +1,5 @@
 import type { AccountState } from '../storage/schema.js';
+import type { ApiRestrictions } from './api-restrictions.js';
 
 export type { AccountState };
 
@@ -15,6 +16,9 @@ export interface Account {
   passwordChangedAt: number | null;
   /** Digest hashes (H(email:realm:password)) by algorithm; null until written while Digest is enabled. */
   digestHa1: { md5: string | null; sha256: string | null };
+  /** Whether a second factor is needed after the password. */
+  twoFactorEnabled: boolean;
+  restrictions: ApiRestrictions;
 }
 
 export interface NewAccount {

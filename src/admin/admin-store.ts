@@ -10,6 +10,9 @@ export interface AccountSummary {
   createdAt: number;
   confirmedAt: number | null;
   sessions: number;
+  twoFactorEnabled: boolean;
+  /** Comma-separated CIDRs that API calls must come from, or null for anywhere. */
+  networkRestrictions: string | null;
 }
 
 export type MailFilter = 'pending' | 'sent' | 'failed' | 'all';
@@ -34,6 +37,8 @@ export interface AdminStore {
   /** Moves an account between active and disabled; returns false when it is in neither state. */
   setActive(uuid: string, active: boolean): Promise<boolean>;
   setProfileState(uuid: string, state: string): Promise<void>;
+  /** Sets the networks that the account's API calls must come from; null allows every network. */
+  setNetworkRestrictions(uuid: string, networks: string | null): Promise<void>;
   listMail(filter: MailFilter, limit: number): Promise<MailSummary[]>;
   /** Makes a given-up or waiting message due now, with its attempts reset; returns false when it was sent. */
   retryMail(id: string, now: number): Promise<boolean>;

@@ -1,3 +1,4 @@
+import { parseNetworks } from '../accounts/api-restrictions.js';
 import { parseEmailForLookup } from '../accounts/email-address.js';
 import type { AccountSummary } from '../admin/admin-store.js';
 import { OPERATOR, operatorEvent } from '../audit/audit-events.js';
@@ -44,6 +45,8 @@ function printAccount(context: CommandContext, account: AccountSummary): void {
       'profile state': account.profileState,
       promo: account.promo,
       sessions: account.sessions,
+      'two-factor': account.twoFactorEnabled ? 'on' : 'off',
+      'API networks': account.networkRestrictions ?? 'any',
       created: time(account.createdAt),
       confirmed: time(account.confirmedAt),
     }),
@@ -154,6 +157,50 @@ export const accountCommands: Command[] = [
       await store.transaction(async (stores) => {
         await stores.admin.setProfileState(account.uuid, state);
         await stores.audit.record(operatorEvent('set_account_state', account.uuid, `state ${state}`));
+      });
+      printAccount(context, await findAccount(store, account.uuid));
+    },
+  },
+  {
+    name: 'accounts restrict-networks',
+    summary: "Allow an account's API calls only from the given networks, whatever credentials they carry.",
+    usage: 'ACCOUNT NETWORKS [--json]',
+    details: [
+      'NETWORKS  comma-separated CIDRs such as 192.0.2.0/24,2001:db8::/32 (a bare address is one host),',
+      '          or "any" to allow every network again',
+    ],
+    positionals: 2,
+    run: async (context) => {
+      const list = context.args[1] ?? '';
+      let networks: string | null = null;
+      if (list.toLowerCase() !== 'any') {
+        const cidrs = parseNetworks(list);
+        if (!cidrs) throw new CliError(`NETWORKS "${list}" is not "any" or a comma-separated list of CIDRs such as 192.0.2.0/24,2001:db8::/32`, 2);
+        networks = cidrs.map((cidr) => `${cidr.address}/${cidr.prefix}`).join(',');
+      }
+
+      const store = await context.store();
+      const account = await findAccount(store, context.args[0]);
+      await store.transaction(async (stores) => {
+        await stores.admin.setNetworkRestrictions(account.uuid, networks);
+        await stores.audit.record(operatorEvent('set_network_restrictions', account.uuid, networks ?? 'any network'));
+      });
+      printAccount(context, await findAccount(store, account.uuid));
+    },
+  },
+  {
+    name: 'accounts reset-two-factor',
+    summary: 'Turn two-factor authentication off for an account whose owner lost the authenticator and the recovery codes.',
+    usage: 'ACCOUNT [--json]',
+    details: ['The sessions of the account end. Check who is asking before running this: it removes the second factor.'],
+    positionals: 1,
+    run: async (context) => {
+      const store = await context.store();
+      const account = await findAccount(store, context.args[0]);
+      await store.transaction(async (stores) => {
+        await stores.twoFactor.disable(account.uuid);
+        await stores.sessions.deleteAllOf(account.uuid);
+        await stores.audit.record(operatorEvent('reset_two_factor', account.uuid));
       });
       printAccount(context, await findAccount(store, account.uuid));
     },

@@ -60,6 +60,8 @@ export class DeletionService {
 
         await stores.sessions.deleteAllOf(accountUuid);
         await stores.tokens.deleteAllOf(accountUuid);
+        await stores.apiTokens.deleteAllOf(accountUuid);
+        await stores.twoFactor.disable(accountUuid);
         await stores.outbox.deleteForRecipient(emailKey);
         await stores.audit.record({ type: 'delete_account', ...by, accountUuid });
         return true;

@@ -1,22 +1,45 @@
 import type { FastifyRequest } from 'fastify';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { Account } from '../accounts/account-store.js';
+import { type ApiRestrictions, restrictionProblem } from '../accounts/api-restrictions.js';
+import type { ApiTokenService } from '../api-tokens/api-token-service.js';
+import type { LiveApiToken } from '../api-tokens/api-token-store.js';
 import type { DigestAuth, DigestOutcome } from '../digest/digest-auth.js';
 import { parseDigestParams } from '../digest/digest-header.js';
-import type { SessionRecord } from '../sessions/session-store.js';
+import type { LiveSession } from '../sessions/session-store.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { type CheckOutcome, type CredentialThrottle, successUnlessNull } from '../throttle/credential-throttle.js';
-import { notAuthenticatedError, type ApiError, validationError } from './api-error.js';
+import { type CodeCheck, type TwoFactorService, WRONG_CODE } from '../two-factor/two-factor-service.js';
+import { notAuthenticatedError, type ApiError, permissionError, validationError } from './api-error.js';
 import { sessionIdOf } from './session-cookies.js';
 
-/** The account that made a request, and the credentials it proved itself with. */
-export type Caller =
-  | { accountUuid: string; via: 'session'; session: SessionRecord }
-  | { accountUuid: string; via: 'basic' | 'digest' };
+/** The account that made a request, the credentials it proved itself with, and the account's restrictions. */
+export type Caller = { accountUuid: string; restrictions: ApiRestrictions } & (
+  | { via: 'session'; session: LiveSession }
+  | { via: 'basic' | 'digest' }
+  | { via: 'token'; token: LiveApiToken }
+);
+
+/** What a route accepts beyond a fully authenticated caller. */
+export interface RequireOptions {
+  /** Accept a session whose second factor is not verified yet, as verify_otp must. */
+  secondFactorPending?: boolean;
+}
 
 export const REALM = 'sigma-accounts';
 
-const SCHEMES = /^\s*(Basic|Digest)(\s|$)/i;
+/** The request header that carries a second-factor code: a TOTP code or a recovery code. */
+export const OTP_HEADER = 'otp';
+
+const SCHEMES = /^\s*(Basic|Digest|Bearer)(\s|$)/i;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const SECOND_FACTOR_PENDING =
+  'two-factor verification is pending: post do=verify_otp with the current code of your authenticator app in the OTP header';
+const OTP_NEEDED =
+  'this account has two-factor authentication on: send the current code of your authenticator app in the OTP header, ' +
+  'or authenticate programs with an API token (Authorization: Bearer)';
 
 const callers = new WeakMap<FastifyRequest, Promise<Caller | null>>();
 
@@ -31,6 +54,8 @@ export class Authenticator {
     /** Null while Digest is disabled. */
     private readonly digest: DigestAuth | null,
     private readonly throttle: CredentialThrottle,
+    private readonly twoFactor: TwoFactorService,
+    private readonly apiTokens: ApiTokenService,
   ) {}
 
   /**
@@ -46,11 +71,39 @@ export class Authenticator {
     return caller;
   }
 
-  /** Returns the caller, or throws 401 with a challenge for every enabled scheme. */
-  async require(request: FastifyRequest): Promise<Caller> {
+  /**
+   * Returns the caller, or throws: 401 with a challenge for every enabled scheme when there is none or its
+   * session still waits for its second factor; 403 when the account's restrictions refuse the request, or
+   * a read-only API token sent an unsafe method.
+   */
+  async require(request: FastifyRequest, options: RequireOptions = {}): Promise<Caller> {
     const caller = await this.identify(request);
     if (!caller) throw this.challenge();
+    if (caller.via === 'session' && caller.session.secondFactorPending && !options.secondFactorPending) {
+      throw this.challenge(SECOND_FACTOR_PENDING);
+    }
+
+    assertAllowed(request, caller.restrictions);
+    if (caller.via === 'token' && caller.token.readOnly && !SAFE_METHODS.has(request.method)) {
+      throw permissionError(`this API token is read-only: it may send ${[...SAFE_METHODS].join(', ')} requests only`);
+    }
     return caller;
+  }
+
+  /**
+   * Asks an account with two-factor authentication on for its second factor, after its password was
+   * verified: a code in the OTP header, used up here. Throws 401 when there is none or it is wrong; a wrong
+   * code counts as a failed password check for throttling.
+   */
+  async requireSecondFactor(request: FastifyRequest, account: Account): Promise<void> {
+    if (!account.twoFactorEnabled) return;
+
+    const code = otpOf(request);
+    if (code === null) throw this.challenge(OTP_NEEDED);
+    const check = () => this.twoFactor.checkCode(account.uuid, code, Date.now());
+    if ((await this.throttle.guard(request, { accountUuid: account.uuid }, check, codeCheckOutcome)) !== 'accepted') {
+      throw this.challenge(WRONG_CODE);
+    }
   }
 
   challenge(message?: string, stale = false): ApiError {
@@ -58,8 +111,11 @@ export class Authenticator {
     return notAuthenticatedError(challenges, message);
   }
 
-  /** Returns the live session of the request's session cookie, whatever else the request carries. */
-  async sessionOf(request: FastifyRequest): Promise<SessionRecord | null> {
+  /**
+   * Returns the live session of the request's session cookie, whatever else the request carries, even one
+   * that waits for its second factor.
+   */
+  async sessionOf(request: FastifyRequest): Promise<LiveSession | null> {
     const sessionId = sessionIdOf(request);
     return sessionId ? this.sessions.resolve(sessionId, Date.now()) : null;
   }
@@ -73,10 +129,16 @@ export class Authenticator {
     }
 
     const session = await this.sessionOf(request);
-    return session ? { accountUuid: session.accountUuid, via: 'session', session } : null;
+    return session ? sessionCaller(session) : null;
   }
 
   private async fromAuthorization(header: string, request: FastifyRequest): Promise<Caller | null> {
+    const bearer = /^\s*Bearer +(\S+) *$/i.exec(header);
+    if (bearer?.[1]) {
+      const token = await this.apiTokens.authenticate(bearer[1], Date.now());
+      return token ? { accountUuid: token.accountUuid, via: 'token', token, restrictions: token.restrictions } : null;
+    }
+
     if (this.digest && /^Digest\s/i.test(header)) {
       const digest = this.digest;
       const username = parseDigestParams(header)?.get('username') ?? '';
@@ -84,7 +146,8 @@ export class Authenticator {
       const outcome = await this.throttle.guard(request, { username }, verify, digestCheckOutcome);
       switch (outcome.kind) {
         case 'authenticated':
-          return { accountUuid: outcome.account.uuid, via: 'digest' };
+          await this.requireSecondFactor(request, outcome.account);
+          return { accountUuid: outcome.account.uuid, via: 'digest', restrictions: outcome.account.restrictions };
         case 'stale':
           throw this.challenge('the Digest nonce has expired; repeat the request with the new nonce', true);
         case 'wrong-uri':
@@ -99,8 +162,32 @@ export class Authenticator {
 
     const { username, password } = credentials;
     const account = await this.throttle.guard(request, { username }, () => this.accounts.authenticate(username, password), successUnlessNull);
-    return account ? { accountUuid: account.uuid, via: 'basic' } : null;
+    if (!account) return null;
+    await this.requireSecondFactor(request, account);
+    return { accountUuid: account.uuid, via: 'basic', restrictions: account.restrictions };
   }
+}
+
+/** Returns the caller that a session makes of its request. */
+export function sessionCaller(session: LiveSession): Caller {
+  return { accountUuid: session.accountUuid, via: 'session', session, restrictions: session.restrictions };
+}
+
+/** Throws 403 when the account's API restrictions refuse a request over its scheme or from its address. */
+export function assertAllowed(request: FastifyRequest, restrictions: ApiRestrictions): void {
+  const problem = restrictionProblem(restrictions, { protocol: request.protocol, ip: request.ip });
+  if (problem) throw permissionError(problem);
+}
+
+/** Returns the second-factor code of the OTP header, or null when none was sent. */
+export function otpOf(request: FastifyRequest): string | null {
+  const value = request.headers[OTP_HEADER];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+/** Classifies a second-factor code for throttling: every refused code counts as a failed check. */
+export function codeCheckOutcome(check: CodeCheck): CheckOutcome {
+  return check === 'accepted' ? 'success' : 'failure';
 }
 
 /**

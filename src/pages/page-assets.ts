@@ -20,6 +20,9 @@ button[disabled] { opacity: .6; cursor: progress; }
 .message:empty { display: none; }
 .error { color: var(--error); }
 .ok { color: var(--ok); }
+.qr svg { display: block; width: 12rem; height: 12rem; margin: 0 auto; }
+.codes { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; columns: 2; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
 `;
 
 export const FORM_JS = `

@@ -63,6 +63,11 @@ export const PROFILE_FIELDS: Record<string, ProfileField> = {
   my_notes: text(10000, { nullable: true }),
   network_restrictions: readOnly('string', { blank: false }),
   nickname: text(255, { helpText: 'User nickname' }),
+  otp_enabled: readOnly('boolean', {
+    nullable: false,
+    blank: false,
+    helpText: 'Whether logging in needs a second factor: a TOTP code or a recovery code. Turned on with do=otp_setup and do=otp_enable.',
+  }),
   phone: text(64),
   postcode: text(32, { nullable: true, default: undefined }),
   reseller: text(255),

@@ -49,6 +49,8 @@ export function render(profile: StoredProfile): Record<string, unknown> {
     email: profile.email,
     signup_time: isoWithOffset(profile.createdAt),
     state: profile.state,
+    network_restrictions: profile.networkRestrictions,
+    otp_enabled: profile.twoFactorEnabled,
   };
 
   const output: Record<string, unknown> = {};

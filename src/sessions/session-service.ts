@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 
 import { constantTimeEqual, digestOf, looksLikeSecret, newSecret } from '../crypto-tokens.js';
-import type { Liveness, Page, SessionRecord, SessionStore } from './session-store.js';
+import type { LiveSession, Liveness, Page, SessionRecord, SessionStore } from './session-store.js';
 
 /** The origin of a request (IP address and user agent), stored on its session for the owner to recognise. */
 export interface ClientInfo {
@@ -24,6 +24,9 @@ export interface SessionSettings {
   /** Receives the failures of last-seen writes, which never fail the request. */
   logger: Pick<Logger, 'warn'>;
 }
+
+// A session waiting for its second factor ends soon, so that a stolen password alone holds nothing for long.
+const SECOND_FACTOR_WINDOW_MS = 5 * 60 * 1000;
 
 // Long user agents are cut: they are shown to the owner, not used for any decision.
 const MAX_USER_AGENT = 512;
@@ -46,8 +49,19 @@ export class SessionService {
     this.touchIntervalMs = this.idleTimeoutMs > 0 ? Math.min(TOUCH_INTERVAL_MS, this.idleTimeoutMs / 2) : TOUCH_INTERVAL_MS;
   }
 
-  /** Starts a session, in `store` when given: a store bound to an open transaction. */
-  async start(accountUuid: string, client: ClientInfo, now: number, store: SessionStore = this.sessions): Promise<IssuedSession> {
+  /**
+   * Starts a session, in `store` when given: a store bound to an open transaction. With
+   * `secondFactorPending` it is limited, and ends within minutes, until completeSecondFactor lifts that.
+   */
+  async start(
+    accountUuid: string,
+    client: ClientInfo,
+    now: number,
+    store: SessionStore = this.sessions,
+    options: { secondFactorPending?: boolean } = {},
+  ): Promise<IssuedSession> {
+    const secondFactorPending = options.secondFactorPending === true;
+    const ttlMs = this.ttlSeconds * 1000;
     const sessionId = newSecret();
     const csrfToken = newSecret();
     const record: SessionRecord = {
@@ -57,9 +71,10 @@ export class SessionService {
       csrfDigest: digestOf(csrfToken),
       createdAt: now,
       lastSeenAt: now,
-      expiresAt: now + this.ttlSeconds * 1000,
+      expiresAt: now + (secondFactorPending ? Math.min(ttlMs, SECOND_FACTOR_WINDOW_MS) : ttlMs),
       ip: client.ip,
       userAgent: client.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+      secondFactorPending,
     };
 
     await store.insert(record);
@@ -70,7 +85,7 @@ export class SessionService {
    * Returns the live session for a session id from a cookie, or null for anything else. Records the use
    * when the stored last-seen time is at least one touch interval old.
    */
-  async resolve(sessionId: string, now: number): Promise<SessionRecord | null> {
+  async resolve(sessionId: string, now: number): Promise<LiveSession | null> {
     // Values that no session id can have are rejected without a store round trip.
     if (!looksLikeSecret(sessionId)) return null;
 
@@ -86,6 +101,14 @@ export class SessionService {
       this.settings.logger.warn({ err: error, session: session.publicId, account: session.accountUuid }, 'session last-seen time could not be written');
       return session;
     }
+  }
+
+  /**
+   * Lifts the two-factor limit of a session, which then lasts as long as a session started at its login
+   * without one. Returns false when the session had no limit, as when a parallel request lifted it first.
+   */
+  completeSecondFactor(session: SessionRecord, store: SessionStore = this.sessions): Promise<boolean> {
+    return store.completeSecondFactor(session.digest, session.createdAt + this.ttlSeconds * 1000);
   }
 
   /** Returns a page of the account's live sessions, newest first, and how many there are in all. */

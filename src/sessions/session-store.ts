@@ -1,3 +1,5 @@
+import type { ApiRestrictions } from '../accounts/api-restrictions.js';
+
 export interface SessionRecord {
   digest: string;
   /** Names the session in the API, so that its owner can end it without ever seeing its id. */
@@ -9,6 +11,13 @@ export interface SessionRecord {
   expiresAt: number;
   ip: string | null;
   userAgent: string | null;
+  /** True from the login of a two-factor account until its second factor is verified. */
+  secondFactorPending: boolean;
+}
+
+/** A session found valid, with the API restrictions of its account. */
+export interface LiveSession extends SessionRecord {
+  restrictions: ApiRestrictions;
 }
 
 /**
@@ -30,7 +39,9 @@ export interface Page {
 export interface SessionStore {
   insert(session: SessionRecord): Promise<void>;
   /** Returns the session when it is live and its account is active, else null. */
-  findValid(digest: string, liveness: Liveness): Promise<SessionRecord | null>;
+  findValid(digest: string, liveness: Liveness): Promise<LiveSession | null>;
+  /** Lifts the two-factor limit of a session and sets its expiry; returns false when it had none. */
+  completeSecondFactor(digest: string, expiresAt: number): Promise<boolean>;
   /** Sets the session's last-seen time to `seenAt` unless the stored one is later than `staleSince`. */
   touch(digest: string, seenAt: number, staleSince: number): Promise<void>;
   /** Returns a page of the account's live sessions, newest first. */

@@ -103,6 +103,12 @@ export class KyselyAccountStore implements AccountStore {
         digest_ha1_sha256: null,
         promo: null,
         profile: '{}',
+        otp_secret: null,
+        otp_pending_secret: null,
+        otp_last_step: null,
+        otp_enabled_at: null,
+        api_https_only: 0,
+        network_restrictions: null,
       })
       .where('uuid', '=', uuid)
       .where('email_key', '=', emailKey)
@@ -132,5 +138,7 @@ function toAccount(row: Selectable<AccountTable>): Account {
     confirmedAt: row.confirmed_at,
     passwordChangedAt: row.password_changed_at,
     digestHa1: { md5: row.digest_ha1_md5, sha256: row.digest_ha1_sha256 },
+    twoFactorEnabled: row.otp_secret !== null,
+    restrictions: { httpsOnly: row.api_https_only === 1, networks: row.network_restrictions },
   };
 }

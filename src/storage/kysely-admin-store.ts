@@ -37,6 +37,10 @@ export class KyselyAdminStore implements AdminStore {
     await this.db.updateTable('accounts').set({ profile_state: state }).where('uuid', '=', uuid).execute();
   }
 
+  async setNetworkRestrictions(uuid: string, networks: string | null): Promise<void> {
+    await this.db.updateTable('accounts').set({ network_restrictions: networks }).where('uuid', '=', uuid).execute();
+  }
+
   async listMail(filter: MailFilter, limit: number): Promise<MailSummary[]> {
     let query = this.db.selectFrom('outbox').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(limit);
     if (filter === 'pending') query = query.where('sent_at', 'is', null).where('failed_at', 'is', null);
@@ -80,6 +84,8 @@ export class KyselyAdminStore implements AdminStore {
         'accounts.promo',
         'accounts.created_at',
         'accounts.confirmed_at',
+        'accounts.otp_secret',
+        'accounts.network_restrictions',
         eb.selectFrom('sessions').select(eb.fn.countAll<number>().as('count')).whereRef('sessions.account_uuid', '=', 'accounts.uuid').as('sessions'),
       ]);
   }
@@ -93,6 +99,8 @@ function toSummary(row: {
   promo: string | null;
   created_at: number;
   confirmed_at: number | null;
+  otp_secret: string | null;
+  network_restrictions: string | null;
   sessions: number | string | null;
 }): AccountSummary {
   return {
@@ -104,5 +112,7 @@ function toSummary(row: {
     createdAt: row.created_at,
     confirmedAt: row.confirmed_at,
     sessions: Number(row.sessions ?? 0),
+    twoFactorEnabled: row.otp_secret !== null,
+    networkRestrictions: row.network_restrictions,
   };
 }

@@ -13,7 +13,7 @@ export class KyselyProfileStore implements ProfileStore {
   async find(accountUuid: string, options: { forUpdate?: boolean } = {}): Promise<StoredProfile | null> {
     let query = this.db
       .selectFrom('accounts')
-      .select(['uuid', 'email', 'created_at', 'profile_state', 'profile'])
+      .select(['uuid', 'email', 'created_at', 'profile_state', 'profile', 'otp_secret', 'network_restrictions'])
       .where('uuid', '=', accountUuid);
 
     // SQLite runs one write transaction at a time, so only PostgreSQL needs the row lock.
@@ -26,12 +26,18 @@ export class KyselyProfileStore implements ProfileStore {
       email: row.email,
       createdAt: row.created_at,
       state: row.profile_state,
+      twoFactorEnabled: row.otp_secret !== null,
+      networkRestrictions: row.network_restrictions,
       values: JSON.parse(row.profile) as Record<string, unknown>,
     };
   }
 
   async save(accountUuid: string, values: Record<string, unknown>): Promise<void> {
-    await this.db.updateTable('accounts').set({ profile: JSON.stringify(values) }).where('uuid', '=', accountUuid).execute();
+    await this.db
+      .updateTable('accounts')
+      .set({ profile: JSON.stringify(values), api_https_only: values.api_https_only === true ? 1 : 0 })
+      .where('uuid', '=', accountUuid)
+      .execute();
   }
 
   async setState(accountUuid: string, state: string): Promise<void> {

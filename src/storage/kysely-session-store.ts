@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely';
 
-import type { Liveness, Page, SessionRecord, SessionStore } from '../sessions/session-store.js';
+import type { LiveSession, Liveness, Page, SessionRecord, SessionStore } from '../sessions/session-store.js';
 import type { Database, SessionTable } from './schema.js';
 
 export class KyselySessionStore implements SessionStore {
@@ -21,22 +21,37 @@ export class KyselySessionStore implements SessionStore {
         expires_at: session.expiresAt,
         ip: session.ip,
         user_agent: session.userAgent,
+        second_factor_pending: session.secondFactorPending ? 1 : 0,
       })
       .execute();
   }
 
-  async findValid(digest: string, liveness: Liveness): Promise<SessionRecord | null> {
+  async findValid(digest: string, liveness: Liveness): Promise<LiveSession | null> {
     const row = await whereLive(
       this.db
         .selectFrom('sessions')
         .innerJoin('accounts', 'accounts.uuid', 'sessions.account_uuid')
         .selectAll('sessions')
+        .select(['accounts.api_https_only', 'accounts.network_restrictions'])
         .where('sessions.digest', '=', digest)
         .where('accounts.state', '=', 'active'),
       liveness,
     ).executeTakeFirst();
 
-    return row ? toRecord(row) : null;
+    if (!row) return null;
+    return { ...toRecord(row), restrictions: { httpsOnly: row.api_https_only === 1, networks: row.network_restrictions } };
+  }
+
+  async completeSecondFactor(digest: string, expiresAt: number): Promise<boolean> {
+    const updated = await this.db
+      .updateTable('sessions')
+      .set({ second_factor_pending: 0, expires_at: expiresAt })
+      .where('digest', '=', digest)
+      .where('second_factor_pending', '=', 1)
+      .returning('digest')
+      .executeTakeFirst();
+
+    return updated !== undefined;
   }
 
   async touch(digest: string, seenAt: number, staleSince: number): Promise<void> {
@@ -137,5 +152,6 @@ function toRecord(row: Selectable<SessionTable>): SessionRecord {
     expiresAt: row.expires_at,
     ip: row.ip,
     userAgent: row.user_agent,
+    secondFactorPending: row.second_factor_pending === 1,
   };
 }

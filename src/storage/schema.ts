@@ -15,6 +15,8 @@ export interface Database {
   throttle_counters: ThrottleCounterTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
+  otp_recovery_codes: OtpRecoveryCodeTable;
+  api_tokens: ApiTokenTable;
 }
 
 /** `deleted` marks an anonymised tombstone: no address, no password, no profile, only the uuid. */
@@ -43,6 +45,17 @@ export interface AccountTable {
   deleted_at: number | null;
   /** When the account's promo code was counted against its limit, at confirmation. */
   promo_redeemed_at: number | null;
+  /** Base32 TOTP secret while two-factor authentication is on, else null. */
+  otp_secret: string | null;
+  /** Base32 TOTP secret handed out by otp_setup and not yet confirmed by otp_enable. */
+  otp_pending_secret: string | null;
+  /** The highest TOTP time step whose code was accepted; codes of this step or earlier are refused. */
+  otp_last_step: number | null;
+  otp_enabled_at: number | null;
+  /** 1 when API calls must come over HTTPS; mirrors the profile's `api_https_only`. */
+  api_https_only: Generated<number>;
+  /** Comma-separated CIDRs that API calls must come from, set by operators; null for anywhere. */
+  network_restrictions: string | null;
 }
 
 export type TokenPurpose = 'confirm' | 'reset' | 'email';
@@ -71,6 +84,8 @@ export interface SessionTable {
   user_agent: string | null;
   /** Random id that names the session in the API; null only for sessions made before it existed. */
   public_id: string | null;
+  /** 1 from login until the second factor of a two-factor account is verified. */
+  second_factor_pending: Generated<number>;
 }
 
 export interface OutboxTable {
@@ -152,4 +167,25 @@ export interface AuditHeadTable {
   id: number;
   seq: number;
   hash: string;
+}
+
+export interface OtpRecoveryCodeTable {
+  /** SHA-256 of the normalised recovery code, hex. */
+  digest: string;
+  account_uuid: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface ApiTokenTable {
+  uuid: string;
+  /** SHA-256 of the token's secret, hex. */
+  digest: string;
+  account_uuid: string;
+  name: string;
+  /** 1 for a token that may only read (GET, HEAD, OPTIONS). */
+  read_only: number;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
 }

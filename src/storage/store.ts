@@ -1,5 +1,6 @@
 import type { AccountStore } from '../accounts/account-store.js';
 import type { AdminStore } from '../admin/admin-store.js';
+import type { ApiTokenStore } from '../api-tokens/api-token-store.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { TokenStore } from '../confirmation/token-store.js';
 import type { DigestStore } from '../digest/digest-store.js';
@@ -8,9 +9,11 @@ import type { ProfileStore } from '../profile/profile-store.js';
 import type { PromoStore } from '../promo/promo-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { ThrottleStore } from '../throttle/throttle-store.js';
+import type { TwoFactorStore } from '../two-factor/two-factor-store.js';
 import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
 import { KyselyAdminStore } from './kysely-admin-store.js';
+import { KyselyApiTokenStore } from './kysely-api-token-store.js';
 import { KyselyAuditStore } from './kysely-audit-store.js';
 import { KyselyDigestStore } from './kysely-digest-store.js';
 import { KyselyOutboxStore } from './kysely-outbox-store.js';
@@ -19,6 +22,7 @@ import { KyselyPromoStore } from './kysely-promo-store.js';
 import { KyselySessionStore } from './kysely-session-store.js';
 import { KyselyThrottleStore } from './kysely-throttle-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
+import { KyselyTwoFactorStore } from './kysely-two-factor-store.js';
 import type { Database } from './schema.js';
 import { type Kysely, sql } from 'kysely';
 
@@ -34,6 +38,8 @@ export interface Stores {
   admin: AdminStore;
   throttle: ThrottleStore;
   audit: AuditStore;
+  twoFactor: TwoFactorStore;
+  apiTokens: ApiTokenStore;
 }
 
 /** The stores of one database, and the way to run several of their calls in one transaction. */
@@ -93,5 +99,7 @@ function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
     admin: new KyselyAdminStore(db),
     throttle: new KyselyThrottleStore(db),
     audit: new KyselyAuditStore(db, 'immediate'),
+    twoFactor: new KyselyTwoFactorStore(db),
+    apiTokens: new KyselyApiTokenStore(db),
   };
 }

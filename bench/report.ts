@@ -1,0 +1,167 @@
+// Turns the results of `npm run bench` into the Markdown section of docs/benchmarks.md.
+import type { ProfileSummary } from './cpu-profile.js';
+import type { MeasuredRun } from './load.js';
+import type { Machine } from './machine.js';
+import { failureOf, helloRate, isSkipped, type BenchResults, type RunGroup, type Skipped, type StoreSection } from './results.js';
+import { OPERATION_LABELS } from './scenarios.js';
+import { TARGETS } from './targets.js';
+
+/** What the report states about how the run was made. */
+export interface RunSettings {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  smallAccounts: number;
+  scaleAccounts: number;
+  hash: { memoryKib: number; timeCost: number; parallelism: number };
+  threadPoolSize: string;
+  serverEnv: Record<string, string>;
+  loadBefore: string;
+  loadAfter: string;
+}
+
+const MB = 1024 * 1024;
+
+function number(value: number, digits = 0): string {
+  return value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** CPU time over a run as a percentage of one core: 200% is both cores of a two-CPU machine. */
+function cpuPercent(cpuSeconds: number, seconds: number): string {
+  return `${number((100 * cpuSeconds) / seconds)}%`;
+}
+
+function runCells(run: MeasuredRun, ratio: string): string {
+  const failure = failureOf(run);
+  const peak = `${number(run.server.peakRssBytes / MB)}${run.server.peakIsPerRun ? '' : '*'}`;
+  return [
+    number(run.requestsPerSecond, run.requestsPerSecond < 100 ? 1 : 0),
+    ratio,
+    run.p50Ms.toFixed(2),
+    run.p99Ms.toFixed(2),
+    String(run.errors),
+    String(run.non2xx),
+    cpuPercent(run.server.cpuSeconds, run.seconds),
+    cpuPercent(run.clientCpuSeconds, run.seconds),
+    peak,
+    failure ? `**FAILED**: ${failure}` : 'ok',
+  ].join(' | ');
+}
+
+const TABLE_HEAD = [
+  '| operation | req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | client CPU | server peak RSS MB | result |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+];
+
+function groupTable(group: RunGroup, extraRows: string[] = []): string {
+  const hello = helloRate(group.hello);
+  const lines = [
+    ...TABLE_HEAD,
+    `| ${OPERATION_LABELS.hello}, before | ${runCells(group.hello.before, '')} |`,
+    ...group.rows.map((row) => `| ${OPERATION_LABELS[row.operation]} | ${runCells(row.run, (row.run.requestsPerSecond / hello).toFixed(3))} |`),
+    ...extraRows,
+    `| ${OPERATION_LABELS.hello}, after | ${runCells(group.hello.after, '')} |`,
+  ];
+  return lines.join('\n');
+}
+
+function argon2Row(section: StoreSection): string {
+  const { rate, usage } = section.argon2;
+  const cells = [
+    number(rate.perSecond, 1),
+    '',
+    rate.p50Ms.toFixed(2),
+    rate.p99Ms.toFixed(2),
+    '0',
+    '',
+    cpuPercent(usage.cpuSeconds, rate.seconds),
+    '',
+    number(usage.peakRssBytes / MB),
+    'ok',
+  ];
+  return `| raw argon2id verifications, \`argon2\` package in its own process, ${rate.concurrency} in flight | ${cells.join(' | ')} |`;
+}
+
+function targetsTable(results: BenchResults): string {
+  const sections = new Map(results.stores.filter((section): section is StoreSection => !isSkipped(section)).map((section) => [section.store, section]));
+  const sqlite = sections.get('SQLite');
+  const postgres = sections.get('PostgreSQL');
+  const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : '**not met**');
+
+  const lines = ['| target (SQLite, one process) | SQLite | met | PostgreSQL, for information |', '| --- | --- | --- | --- |'];
+  for (const target of TARGETS) {
+    const onSqlite = sqlite ? target.evaluate(sqlite) : { value: 'not measured', met: null };
+    const onPostgres = postgres ? target.evaluate(postgres) : { value: 'not measured', met: null };
+    const postgresCell = onPostgres.met === null ? onPostgres.value : `${onPostgres.value} (${onPostgres.met ? 'met' : 'not met'})`;
+    lines.push(`| ${target.description} | ${onSqlite.value} | ${verdict(onSqlite.met)} | ${postgresCell} |`);
+  }
+  return lines.join('\n');
+}
+
+function profileTable(store: string, profile: ProfileSummary | Skipped | null): string[] {
+  if (profile === null) return [];
+  if (isSkipped(profile)) return [`${store}: no profile (${profile.skipped}).`, ''];
+
+  const idleShare = (100 * profile.idleMs) / (profile.idleMs + profile.busyMs);
+  return [
+    `${store}: ${number(profile.busyMs)} ms of sampled CPU time in the server's main thread, and ${number(idleShare)}% of the wall time idle.`,
+    '',
+    '| function | where | self ms | % of busy |',
+    '| --- | --- | ---: | ---: |',
+    ...profile.top.map((entry) => `| \`${entry.name}\` | ${entry.location ? `\`${entry.location}\`` : ''} | ${number(entry.selfMs)} | ${entry.percent.toFixed(1)} |`),
+    '',
+  ];
+}
+
+/** Returns the generated part of the load section of docs/benchmarks.md. */
+export function renderReport(results: BenchResults, machine: Machine, settings: RunSettings, postgresVersion: string): string {
+  const packages = Object.entries(machine.packages).map(([name, version]) => `${name} ${version}`).join(', ');
+  const serverEnv = Object.entries(settings.serverEnv).map(([name, value]) => `\`${name}=${value}\``).join(', ');
+  const lines = [
+    `Measured on ${results.date} by \`npm run bench\`. Machine: ${machine.cpuModel}, ${machine.cpus} logical CPUs, ${machine.memoryGib.toFixed(1)} GiB RAM,`,
+    `${machine.kernel}. Node.js ${machine.node}, SQLite ${machine.sqlite}, PostgreSQL ${postgresVersion}; ${packages}.`,
+    `The 1-minute load average was ${settings.loadBefore} before the runs and ${settings.loadAfter} after them.`,
+    '',
+    `Settings: ${settings.connections} connections, ${settings.durationSeconds} s per run after ${settings.warmupSeconds} s of warm-up that is not counted;`,
+    `argon2id with m=${settings.hash.memoryKib} KiB, t=${settings.hash.timeCost}, p=${settings.hash.parallelism} (the server's defaults); libuv thread pool`,
+    `of ${settings.threadPoolSize}; small stores of ${number(settings.smallAccounts)} accounts with one session each. Server environment besides`,
+    `HOST, PORT, PUBLIC_URL, DATA_DIR and DATABASE_URL: ${serverEnv}.`,
+    '',
+    'CPU columns are CPU time over the run as a percentage of one core (the machine has',
+    `${machine.cpus}, so ${machine.cpus * 100}% is all of it): "server" is the sigma-accounts process, "client" the benchmark process that runs autocannon.`,
+    'Peak RSS is VmHWM, reset at the start of each run; a `*` marks a value that could not be reset and so covers the process lifetime.',
+    '',
+    '![Requests per second of each operation and of the hello baseline, SQLite and PostgreSQL](benchmarks.svg)',
+    '',
+    '### Targets',
+    '',
+    targetsTable(results),
+    '',
+  ];
+
+  for (const section of results.stores) {
+    lines.push(`### ${section.store}`, '');
+    if (isSkipped(section)) {
+      lines.push(`Not measured: ${section.skipped}.`, '');
+      continue;
+    }
+
+    lines.push(groupTable(section.small, [argon2Row(section)]), '');
+    if (isSkipped(section.scale)) {
+      lines.push(`Scale run not measured: ${section.scale.skipped}.`, '');
+    } else {
+      lines.push(`#### ${section.store} at ${number(section.scale.accounts)} accounts and sessions (seeded in ${number(section.scale.seedSeconds)} s)`, '');
+      lines.push(groupTable(section.scale), '');
+    }
+  }
+
+  lines.push('### Several server processes', '');
+  if (isSkipped(results.multiCore)) lines.push(`Not measured: ${results.multiCore.skipped}.`, '');
+  else lines.push(groupTable(results.multiCore), '');
+
+  const profiles = results.stores.flatMap((section) => (isSkipped(section) ? [] : profileTable(section.store, section.profile)));
+  if (profiles.length > 0) {
+    lines.push('### CPU profile of `check_login` (BENCH_PROFILE=1)', '', 'The 15 functions with the most self time, from `node --cpu-prof`, in a separate run of the same load.', '', ...profiles);
+  }
+  return lines.join('\n').trimEnd();
+}

@@ -1,0 +1,105 @@
+// The performance targets, judged per store from the runs of one `npm run bench`. Throughput targets are
+// ratios to the hello baseline of the same run, so that they do not depend on the machine's speed.
+import { failureOf, helloRate, isSkipped, type OperationResult, rowOf, type RunGroup, type StoreSection } from './results.js';
+import type { Operation } from './scenarios.js';
+
+export interface TargetOutcome {
+  /** The measured value, formatted for the report. */
+  value: string;
+  /** Null when the runs that the target needs did not happen or failed. */
+  met: boolean | null;
+}
+
+export interface Target {
+  description: string;
+  evaluate(section: StoreSection): TargetOutcome;
+}
+
+const MB = 1024 * 1024;
+
+function ratio(group: RunGroup, row: OperationResult): number {
+  return row.run.requestsPerSecond / helloRate(group.hello);
+}
+
+/** Judges one operation's row, or says why it cannot be judged. */
+function withRow(group: RunGroup, operation: Operation, judge: (row: OperationResult) => TargetOutcome): TargetOutcome {
+  const row = rowOf(group, operation);
+  if (!row) return { value: 'not measured', met: null };
+
+  const failure = failureOf(row.run);
+  if (failure) return { value: `run FAILED: ${failure}`, met: null };
+  return judge(row);
+}
+
+function ratioAndP99(operation: Operation, minRatio: number, maxP99Ms: number): Target {
+  return {
+    description: `${operation} by session: ≥ ${minRatio} × hello and p99 < ${maxP99Ms} ms`,
+    evaluate: (section) =>
+      withRow(section.small, operation, (row) => {
+        const measured = ratio(section.small, row);
+        return { value: `${measured.toFixed(2)} × hello, p99 ${row.run.p99Ms.toFixed(2)} ms`, met: measured >= minRatio && row.run.p99Ms < maxP99Ms };
+      }),
+  };
+}
+
+function ratioOnly(operation: Operation, description: string, minRatio: number): Target {
+  return {
+    description: `${description}: ≥ ${minRatio} × hello`,
+    evaluate: (section) =>
+      withRow(section.small, operation, (row) => {
+        const measured = ratio(section.small, row);
+        return { value: `${measured.toFixed(3)} × hello`, met: measured >= minRatio };
+      }),
+  };
+}
+
+/** Whether the session checks on the large store keep their ratio to hello within 10% of the small store's. */
+function scaleThroughput(operation: Operation): Target {
+  return {
+    description: `${operation} at the scale store: ≥ 0.9 × its ratio to hello on the small store`,
+    evaluate: (section) => {
+      if (isSkipped(section.scale)) return { value: `not measured: ${section.scale.skipped}`, met: null };
+      const scale = section.scale;
+      return withRow(scale, operation, (large) =>
+        withRow(section.small, operation, (small) => {
+          const change = ratio(scale, large) / ratio(section.small, small) - 1;
+          const sign = change >= 0 ? '+' : '−';
+          return { value: `${sign}${Math.abs(change * 100).toFixed(1)}% (${ratio(scale, large).toFixed(2)} against ${ratio(section.small, small).toFixed(2)} × hello)`, met: change >= -0.1 };
+        }),
+      );
+    },
+  };
+}
+
+export const TARGETS: Target[] = [
+  ratioAndP99('check_login', 0.5, 5),
+  ratioAndP99('check_login_with_return_uuid', 0.5, 5),
+  ratioOnly('profile_session', 'GET profile by session', 0.4),
+  ratioOnly('profile_basic', 'GET profile by Basic, after the first request', 0.4),
+  {
+    description: 'login: ≥ 0.95 × the raw argon2id rate',
+    evaluate: (section) =>
+      withRow(section.small, 'login', (row) => {
+        const measured = row.run.requestsPerSecond / section.argon2.rate.perSecond;
+        const detail = `${row.run.requestsPerSecond.toFixed(1)} against ${section.argon2.rate.perSecond.toFixed(1)} per second`;
+        return { value: `${measured.toFixed(2)} × raw argon2id (${detail})`, met: measured >= 0.95 };
+      }),
+  },
+  {
+    description: 'check_login during a login storm: p99 < 10 ms',
+    evaluate: (section) =>
+      withRow(section.small, 'check_login_during_storm', (row) => ({ value: `p99 ${row.run.p99Ms.toFixed(2)} ms`, met: row.run.p99Ms < 10 })),
+  },
+  ratioOnly('create', 'create', 0.1),
+  scaleThroughput('check_login'),
+  scaleThroughput('check_login_with_return_uuid'),
+  {
+    description: 'peak RSS at the scale store < 200 MB',
+    evaluate: (section) => {
+      if (isSkipped(section.scale)) return { value: `not measured: ${section.scale.skipped}`, met: null };
+      if (section.scale.rows.length === 0) return { value: 'not measured', met: null };
+      const peak = Math.max(...section.scale.rows.map((row) => row.run.server.peakRssBytes));
+      return { value: `${(peak / MB).toFixed(0)} MB`, met: peak < 200 * MB };
+    },
+  },
+];

@@ -1,0 +1,118 @@
+import type { FastifyInstance } from 'fastify';
+
+import { clientOf } from '../accounts/account-routes.js';
+import { notFoundError, permissionError, validationError } from '../http/api-error.js';
+import type { Authenticator, Caller } from '../http/authentication.js';
+import { bodyValidator } from '../http/body-schema.js';
+import { rejectControlCharacters } from '../http/control-characters.js';
+import { assertCsrf } from '../http/csrf.js';
+import { registerResource } from '../http/resource.js';
+import { isoWithOffset } from '../iso-time.js';
+import type { SessionService } from '../sessions/session-service.js';
+import { MAX_TOKENS_PER_ACCOUNT, type ApiTokenService } from './api-token-service.js';
+import type { ApiTokenRecord } from './api-token-store.js';
+
+export interface ApiTokenRouteDeps {
+  apiTokens: ApiTokenService;
+  authenticator: Authenticator;
+  sessions: SessionService;
+  publicUrl: string;
+}
+
+const TOKENS_URL = '/api/2.0/accounts/tokens/';
+const NAME_MAX_LENGTH = 100;
+// Token uuids are random UUIDs, so any other id gets its 404 without a store query.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// An ISO 8601 date and time with a UTC offset or Z, as the API writes times.
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+interface CreateBody {
+  name: string;
+  expires?: string | null;
+  read_only?: boolean;
+}
+
+const validateCreate = bodyValidator({
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: NAME_MAX_LENGTH },
+    expires: { type: ['string', 'null'], maxLength: 64 },
+    read_only: { type: 'boolean' },
+  },
+  required: ['name'],
+  additionalProperties: false,
+});
+
+/**
+ * Registers the API tokens of the calling account: `GET /api/2.0/accounts/tokens/` lists them, `POST` creates
+ * one and returns its secret once, and `DELETE /api/2.0/accounts/tokens/{uuid}/` revokes one.
+ */
+export function registerApiTokenRoutes(app: FastifyInstance, deps: ApiTokenRouteDeps): void {
+  const { apiTokens, authenticator } = deps;
+
+  // A token that could make tokens would outlive its own revocation, so tokens are managed with a session or a password.
+  const manager = async (request: Parameters<typeof authenticator.require>[0]): Promise<Caller> => {
+    const caller = await authenticator.require(request);
+    assertCsrf(request, caller, deps.sessions, deps.publicUrl);
+    if (caller.via === 'token') throw permissionError('API tokens cannot create or revoke API tokens; log in, or use HTTP Basic');
+    return caller;
+  };
+
+  registerResource(app, TOKENS_URL, {
+    GET: async (request) => {
+      const caller = await authenticator.require(request);
+      const tokens = await apiTokens.listOf(caller.accountUuid);
+      return {
+        meta: { limit: MAX_TOKENS_PER_ACCOUNT, offset: 0, total_count: tokens.length },
+        objects: tokens.map(present),
+      };
+    },
+    POST: async (request, reply) => {
+      const caller = await manager(request);
+      const body = validateCreate(request.body === undefined ? {} : request.body) as CreateBody;
+      rejectControlCharacters(body);
+
+      const now = Date.now();
+      const name = body.name.trim();
+      if (name === '') throw validationError('name', 'name must not be blank');
+      const expiresAt = body.expires == null ? null : expiryOf(body.expires, now);
+
+      const created = await apiTokens.create(caller.accountUuid, { name, expiresAt, readOnly: body.read_only === true }, now, clientOf(request));
+      if (!created) throw validationError(null, `an account may have at most ${MAX_TOKENS_PER_ACCOUNT} API tokens; revoke one first`);
+
+      reply.code(201);
+      return { objects: [{ ...present(created.record), token: created.secret }] };
+    },
+  });
+
+  registerResource(app, `${TOKENS_URL}:uuid/`, {
+    DELETE: async (request) => {
+      const caller = await manager(request);
+      const uuid = (request.params as { uuid: string }).uuid.toLowerCase();
+      if (!UUID.test(uuid) || !(await apiTokens.revoke(caller.accountUuid, uuid, clientOf(request)))) {
+        throw notFoundError(`API token ${uuid.slice(0, 64)} does not exist among the tokens of this account`);
+      }
+      return {};
+    },
+  });
+}
+
+function expiryOf(text: string, now: number): number {
+  const at = ISO_DATE_TIME.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at)) throw validationError('expires', 'expires must be a date and time in ISO 8601 with an offset, such as 2027-01-31T12:00:00+00:00, or null');
+  if (at <= now) throw validationError('expires', 'expires must be in the future');
+  return at;
+}
+
+/** Returns a token as its owner sees it: never the secret, which only the response to its creation holds. */
+function present(token: ApiTokenRecord): Record<string, unknown> {
+  return {
+    uuid: token.uuid,
+    name: token.name,
+    read_only: token.readOnly,
+    created: isoWithOffset(token.createdAt),
+    last_used: token.lastUsedAt === null ? null : isoWithOffset(token.lastUsedAt),
+    expires: token.expiresAt === null ? null : isoWithOffset(token.expiresAt),
+    resource_uri: `${TOKENS_URL}${token.uuid}/`,
+  };
+}

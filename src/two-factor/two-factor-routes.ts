@@ -1,0 +1,114 @@
+import { clientOf } from '../accounts/account-routes.js';
+import { type ApiError, permissionError, validationError } from '../http/api-error.js';
+import type { Action, ActionTable } from '../http/actions.js';
+import { type Authenticator, type Caller, codeCheckOutcome, otpOf, sessionCaller } from '../http/authentication.js';
+import { assertCsrf } from '../http/csrf.js';
+import type { SessionService } from '../sessions/session-service.js';
+import type { Store } from '../storage/store.js';
+import type { Throttling } from '../throttle/throttling.js';
+import { type ChangeRefusal, type TwoFactorService, WRONG_CODE } from './two-factor-service.js';
+
+export interface TwoFactorRouteDeps {
+  twoFactor: TwoFactorService;
+  sessions: SessionService;
+  authenticator: Authenticator;
+  throttling: Throttling;
+  store: Store;
+  publicUrl: string;
+}
+
+const noFields = { type: 'object', properties: {}, additionalProperties: false } as const;
+const MISSING_CODE = 'send the current code of your authenticator app in the OTP header';
+
+/**
+ * Returns the two-factor actions of `/api/2.0/accounts/action/?do=...`: otp_setup, otp_enable and
+ * otp_disable turn TOTP on and off; verify_otp completes the login of a two-factor account.
+ */
+export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
+  const { twoFactor, sessions, authenticator } = deps;
+
+  // Changing the second factor needs a caller who proved the first one; an API token has not.
+  const changer = async (request: Parameters<Action<never>['handle']>[0]): Promise<Caller> => {
+    const caller = await authenticator.require(request);
+    assertCsrf(request, caller, sessions, deps.publicUrl);
+    if (caller.via === 'token') throw permissionError('API tokens cannot change two-factor authentication; log in, or use HTTP Basic');
+    return caller;
+  };
+
+  const otpSetup: Action<Record<string, never>> = {
+    body: noFields,
+    handle: async (request) => {
+      const caller = await changer(request);
+      const outcome = await twoFactor.setup(caller.accountUuid, clientOf(request));
+      if (!outcome.ok) throw refusal(outcome);
+      return { secret: outcome.setup.secret, uri: outcome.setup.uri, qr_svg: outcome.setup.qrSvg };
+    },
+  };
+
+  const otpEnable: Action<Record<string, never>> = {
+    body: noFields,
+    handle: async (request) => {
+      const caller = await changer(request);
+      const code = otpOf(request);
+      if (code === null) throw validationError('OTP', MISSING_CODE);
+
+      const keep = caller.via === 'session' ? caller.session : null;
+      const enable = () => twoFactor.enable(caller.accountUuid, code, keep, Date.now(), clientOf(request));
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, enable, (result) =>
+        result.ok ? 'success' : result.field === 'OTP' ? 'failure' : 'neutral',
+      );
+      if (!outcome.ok) throw refusal(outcome);
+      return { recovery_codes: outcome.recoveryCodes };
+    },
+  };
+
+  const otpDisable: Action<{ password: string }> = {
+    body: { type: 'object', properties: { password: { type: 'string' } }, required: ['password'], additionalProperties: false },
+    handle: async (request, _reply, body) => {
+      const caller = await changer(request);
+      const code = otpOf(request);
+      if (code === null) throw validationError('OTP', MISSING_CODE);
+
+      const keep = caller.via === 'session' ? caller.session : null;
+      const disable = () => twoFactor.disable(caller.accountUuid, body.password, code, keep, Date.now(), clientOf(request));
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, disable, (result) =>
+        result.ok ? 'success' : result.field === null ? 'neutral' : 'failure',
+      );
+      if (!outcome.ok) throw refusal(outcome);
+      return {};
+    },
+  };
+
+  const verifyOtp: Action<Record<string, never>> = {
+    body: noFields,
+    handle: async (request) => {
+      const session = await authenticator.sessionOf(request);
+      if (!session) throw authenticator.challenge('log in first: verify_otp completes the login of a session');
+      assertCsrf(request, sessionCaller(session), sessions, deps.publicUrl);
+      // A session without a pending second factor has nothing to verify, as after a verify_otp that succeeded.
+      if (!session.secondFactorPending) return {};
+
+      const code = otpOf(request);
+      if (code === null) throw authenticator.challenge(MISSING_CODE);
+      const accountUuid = session.accountUuid;
+      const event = { type: 'verify_otp', actor: accountUuid, accountUuid, client: clientOf(request), details: `session ${session.publicId}` } as const;
+
+      const check = () => twoFactor.checkCode(accountUuid, code, Date.now());
+      if ((await deps.throttling.credentials.guard(request, { accountUuid }, check, codeCheckOutcome)) !== 'accepted') {
+        await deps.store.audit.record({ ...event, failure: 'wrong_code' });
+        throw authenticator.challenge(WRONG_CODE);
+      }
+      await deps.store.transaction(async (stores) => {
+        await sessions.completeSecondFactor(session, stores.sessions);
+        await stores.audit.record(event);
+      });
+      return {};
+    },
+  };
+
+  return { otp_setup: otpSetup, otp_enable: otpEnable, otp_disable: otpDisable, verify_otp: verifyOtp };
+}
+
+function refusal(outcome: ChangeRefusal): ApiError {
+  return validationError(outcome.field, outcome.reason);
+}
