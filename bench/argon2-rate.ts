@@ -3,26 +3,15 @@
 // directly, as the server's PasswordHasher does, and prints one JSON line (Argon2Rate) on stdout.
 // bench/bench.ts runs it as a child process with the server's environment (HASH_MEMORY_KIB, HASH_TIME_COST,
 // HASH_PARALLELISM, UV_THREADPOOL_SIZE), so that `login` can be read against it.
+import { once } from 'node:events';
+
 import argon2 from 'argon2';
 
 import { loadConfig } from '../src/config.js';
+import { type Argon2Rate, MEASURING } from './argon2-baseline.js';
 import { wholeNumberSetting } from './settings.js';
 
-/** The result line of this script. */
-export interface Argon2Rate {
-  verifications: number;
-  seconds: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  memoryKib: number;
-  timeCost: number;
-  parallelism: number;
-  concurrency: number;
-}
-
 const PASSWORD = 'a password of ordinary length';
-export const MEASURING = 'measuring';
 
 function percentile(sorted: number[], rank: number): number {
   return sorted[Math.max(0, Math.ceil((rank / 100) * sorted.length) - 1)] ?? Number.NaN;
@@ -74,6 +63,11 @@ async function main(): Promise<void> {
     concurrency,
   };
   console.log(JSON.stringify(rate));
+
+  // The parent reads this process's CPU time from /proc after the result, so the process waits until the
+  // parent closes its standard input.
+  process.stdin.resume();
+  await once(process.stdin, 'end');
 }
 
 await main();

@@ -52,8 +52,12 @@ function chartRows(sections: StoreSection[]): ChartRow[] {
     add(PLAIN_LABELS[operation], (section) => groupValue(section.small, operation));
     if (operation === 'login') add('raw argon2id verifications', (section) => ({ value: section.argon2.rate.perSecond, failed: false }));
   }
-  for (const operation of ['check_login', 'check_login_with_return_uuid', 'profile_session'] as const) {
-    add(`${PLAIN_LABELS[operation]}, scale store`, (section) => (isSkipped(section.scale) ? { value: null, failed: false } : groupValue(section.scale, operation)));
+  const scale = sections.map((section) => section.scale).find((group) => !isSkipped(group));
+  if (scale && !isSkipped(scale)) {
+    for (const operation of ['check_login', 'check_login_with_return_uuid', 'profile_session'] as const) {
+      const label = `${PLAIN_LABELS[operation]}, ${scale.accounts.toLocaleString('en')} sessions`;
+      add(label, (section) => (isSkipped(section.scale) ? { value: null, failed: false } : groupValue(section.scale, operation)));
+    }
   }
   return rows;
 }
@@ -82,7 +86,10 @@ export function renderChart(results: BenchResults): string | null {
     parts.push(`<rect x="${legendX}" y="30" width="12" height="12" fill="${COLORS[index % COLORS.length]}"/>`);
     parts.push(`<text x="${legendX + 18}" y="40">${escape(section.store)}</text>`);
   });
-  parts.push(`<text x="${LABEL_WIDTH + sections.length * 160}" y="40" fill="#b00020">red value: run FAILED</text>`);
+  parts.push(`<text x="${LABEL_WIDTH + sections.length * 160}" y="40" fill="#444">dashed: hello of the same store's runs</text>`);
+  if (rows.some((row) => row.failed.includes(true))) {
+    parts.push(`<text x="${LABEL_WIDTH + sections.length * 160 + 250}" y="40" fill="#b00020">red value: run FAILED</text>`);
+  }
 
   const plotBottom = TOP + rows.length * rowHeight;
   for (let decade = minDecade; decade <= maxDecade; decade += 1) {
@@ -97,6 +104,11 @@ export function renderChart(results: BenchResults): string | null {
       }
     }
   }
+
+  sections.forEach((section, index) => {
+    const position = x(helloRate(section.small.hello)).toFixed(1);
+    parts.push(`<line x1="${position}" y1="${TOP - 6}" x2="${position}" y2="${plotBottom}" stroke="${COLORS[index % COLORS.length]}" stroke-dasharray="4 3"/>`);
+  });
 
   rows.forEach((row, rowIndex) => {
     const rowTop = TOP + rowIndex * rowHeight;

@@ -25,11 +25,34 @@ export interface HotFunction {
   percent: number;
 }
 
+/** Self time added up by where the code comes from: a package, a folder of dist/, Node.js, or V8. */
+export interface HotSource {
+  source: string;
+  selfMs: number;
+  percent: number;
+}
+
 export interface ProfileSummary {
   /** Sampled time that was not idle, in milliseconds. */
   busyMs: number;
   idleMs: number;
   top: HotFunction[];
+  sources: HotSource[];
+}
+
+/** Returns the package (node_modules/NAME or @SCOPE/NAME), dist/ folder, Node.js or V8 that a script belongs to. */
+function sourceOf(script: string): string {
+  if (script === '') return 'V8 and native code';
+  if (script.startsWith('node:')) return 'Node.js';
+
+  const parts = script.split('/');
+  const modules = parts.lastIndexOf('node_modules');
+  if (modules !== -1) {
+    const name = parts[modules + 1] ?? '';
+    return name.startsWith('@') ? `${name}/${parts[modules + 2] ?? ''}` : name;
+  }
+  if (parts[0] === 'dist') return parts.length > 2 ? `dist/${parts[1]}/` : 'dist/';
+  return script;
 }
 
 /**
@@ -42,6 +65,7 @@ export function topSelfTime(file: string, root: string, count: number): ProfileS
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 
   const selfByKey = new Map<string, { name: string; location: string; micros: number }>();
+  const selfBySource = new Map<string, number>();
   let idleMicros = 0;
   let busyMicros = 0;
 
@@ -65,11 +89,18 @@ export function topSelfTime(file: string, root: string, count: number): ProfileS
     const entry = selfByKey.get(key) ?? { name, location, micros: 0 };
     entry.micros += micros;
     selfByKey.set(key, entry);
+
+    // V8's own entries, such as (garbage collector) and (program), have no script.
+    const source = sourceOf(script);
+    selfBySource.set(source, (selfBySource.get(source) ?? 0) + micros);
   }
 
   const top = [...selfByKey.values()]
     .sort((left, right) => right.micros - left.micros)
     .slice(0, count)
     .map((entry) => ({ name: entry.name, location: entry.location, selfMs: entry.micros / 1000, percent: (100 * entry.micros) / busyMicros }));
-  return { busyMs: busyMicros / 1000, idleMs: idleMicros / 1000, top };
+  const sources = [...selfBySource]
+    .sort((left, right) => right[1] - left[1])
+    .map(([source, micros]) => ({ source, selfMs: micros / 1000, percent: (100 * micros) / busyMicros }));
+  return { busyMs: busyMicros / 1000, idleMs: idleMicros / 1000, top, sources };
 }

@@ -1,9 +1,9 @@
 // One load run with autocannon, and the numbers the report keeps of it.
 import autocannon from 'autocannon';
 
-import { type ProcessUsage, startUsage } from './process-stats.js';
+import { machineBusySeconds, type ProcessUsage, startUsage, waitUntilIdle } from './process-stats.js';
 
-/** What one run sends: every connection repeats this request as soon as the previous one is answered. */
+/** The request of one run: every connection sends it again as soon as the response to the last one arrives. */
 export interface LoadSpec {
   url: string;
   method: 'GET' | 'POST';
@@ -12,13 +12,11 @@ export interface LoadSpec {
   headers?: Record<string, string>;
   /** Changes for the n-th request of the run (from 0): added headers, such as a rotating cookie, or another body. */
   requestFor?: (sequence: number) => { headers?: Record<string, string>; body?: string };
-  /** Replaces every `[<id>]` in the body with an id that no other request of the run has. */
-  uniqueIds?: boolean;
   connections: number;
   durationSeconds: number;
 }
 
-/** What the report keeps of one run. */
+/** The numbers of one run that the report keeps. */
 export interface LoadResult {
   requests: number;
   seconds: number;
@@ -32,13 +30,20 @@ export interface LoadResult {
   non2xx: number;
   /** Responses per status code, such as { "200": 1234 }. */
   statuses: Record<string, number>;
-  /** CPU time of the benchmark process itself (autocannon), in seconds. */
-  clientCpuSeconds: number;
 }
 
-/** A load result with the usage of the server that received it. */
+/** A load result with the CPU time and memory that it cost. */
 export interface MeasuredRun extends LoadResult {
   server: ProcessUsage;
+  /** CPU time of the benchmark process, which runs autocannon, in seconds. */
+  clientCpuSeconds: number;
+  /**
+   * CPU time of every other process of the machine, in seconds: PostgreSQL's backends when the server uses
+   * PostgreSQL, and whatever else ran at the same time.
+   */
+  otherCpuSeconds: number;
+  /** Whether the server had finished the work of the warm-up before the measured run started. */
+  startedIdle: boolean;
 }
 
 /** Growable list of latencies, kept as doubles so that a run of a million responses stays small. */
@@ -77,21 +82,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     : {};
 
   const latencies = new Samples();
-  const cpuBefore = process.cpuUsage();
   const instance = autocannon({
     url: `${spec.url}${spec.path}`,
     method: spec.method,
     headers: spec.headers ?? {},
     ...(spec.body === undefined ? {} : { body: spec.body }),
     requests: [request],
-    idReplacement: spec.uniqueIds === true,
     connections: spec.connections,
     duration: spec.durationSeconds,
   });
   instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
 
   const result = await instance;
-  const cpu = process.cpuUsage(cpuBefore);
   const [p50Ms = Number.NaN, p99Ms = Number.NaN] = latencies.percentiles([50, 99]);
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats).map(([status, stats]) => [status, Number(stats.count)]));
 
@@ -105,20 +107,32 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     statuses,
-    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }
 
 /**
  * Runs the specs at the same time: first a warm-up of `warmupSeconds` that is not recorded, then the
- * measured runs. Reads the CPU time and peak memory of the server process tree `serverPid` over the
- * measured runs; with several specs, every result carries the usage of all of them together.
+ * measured runs. Before each, it waits until the processes `quiet` are idle. autocannon abandons the
+ * requests in flight when it stops, and a server may go on hashing their passwords for seconds. Reads the
+ * CPU time and peak memory of the server process tree `serverPid` over the measured runs. With several
+ * specs, every result carries the usage of all of them together.
  */
-export async function measureRuns(serverPid: number, specs: LoadSpec[], warmupSeconds: number): Promise<MeasuredRun[]> {
-  if (warmupSeconds > 0) await Promise.all(specs.map((spec) => runLoad({ ...spec, durationSeconds: warmupSeconds })));
+export async function measureRuns(serverPid: number, specs: LoadSpec[], warmupSeconds: number, quiet: number[] = [serverPid]): Promise<MeasuredRun[]> {
+  await waitUntilIdle(quiet);
+  if (warmupSeconds > 0) {
+    await Promise.all(specs.map((spec) => runLoad({ ...spec, durationSeconds: warmupSeconds })));
+  }
+  const startedIdle = await waitUntilIdle(quiet);
 
   const stopUsage = startUsage(serverPid);
+  const clientBefore = process.cpuUsage();
+  const machineBefore = machineBusySeconds();
   const results = await Promise.all(specs.map((spec) => runLoad(spec)));
+  const machine = machineBusySeconds() - machineBefore;
+  const client = process.cpuUsage(clientBefore);
   const server = stopUsage();
-  return results.map((result) => ({ ...result, server }));
+
+  const clientCpuSeconds = (client.user + client.system) / 1e6;
+  const otherCpuSeconds = Math.max(0, machine - server.cpuSeconds - clientCpuSeconds);
+  return results.map((result) => ({ ...result, server, clientCpuSeconds, otherCpuSeconds, startedIdle }));
 }

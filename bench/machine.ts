@@ -1,9 +1,11 @@
 // The machine and software versions that a benchmark report names.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 
 import SqliteDatabase from 'better-sqlite3';
+
+import { REPO_ROOT } from './servers.js';
 
 export interface Machine {
   cpuModel: string;
@@ -17,15 +19,13 @@ export interface Machine {
   packages: Record<string, string>;
 }
 
-const require = createRequire(import.meta.url);
 const PACKAGES = ['fastify', 'better-sqlite3', 'pg', 'kysely', 'argon2', 'autocannon'];
 
+/** Reads the version from the installed package.json, which some packages' exports maps do not expose to require. */
 function packageVersion(name: string): string {
-  try {
-    return (require(`${name}/package.json`) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
+  const manifest = path.join(REPO_ROOT, 'node_modules', name, 'package.json');
+  if (!fs.existsSync(manifest)) return 'not installed';
+  return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
 export function describeMachine(): Machine {

@@ -17,7 +17,7 @@ export function adminUrl(): string {
   return value;
 }
 
-/** Returns why the server cannot be reached, or null when it answers. */
+/** Returns why the server cannot be reached, or null when it accepts a query. */
 export async function unreachableReason(url: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
@@ -32,8 +32,8 @@ export async function unreachableReason(url: string): Promise<string | null> {
 }
 
 /**
- * Starts the Debian cluster `main` of the installed PostgreSQL version when the server does not answer,
- * as .ci/run does. Returns why it is still unreachable, or null once it answers.
+ * Starts the Debian cluster `main` of the installed PostgreSQL version when the server is unreachable, as
+ * .ci/run does. Returns why it is still unreachable, or null once it accepts a query.
  */
 export async function ensurePostgres(url: string): Promise<string | null> {
   const reason = await unreachableReason(url);
@@ -41,7 +41,7 @@ export async function ensurePostgres(url: string): Promise<string | null> {
 
   const [version] = fs.readdirSync('/etc/postgresql');
   if (version === undefined) return reason;
-  console.log(`PostgreSQL does not answer (${reason}); starting cluster ${version}/main`);
+  console.log(`PostgreSQL is unreachable (${reason}); starting cluster ${version}/main`);
   try {
     execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], { stdio: 'inherit' });
   } catch (error) {
@@ -62,6 +62,13 @@ export async function serverVersion(url: string): Promise<string> {
   }
 }
 
+const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
+
+function checkName(name: string): void {
+  // Names are put into SQL as they are, so only those that need no quoting are accepted.
+  if (!PLAIN_NAME.test(name)) throw new Error(`invalid database name "${name}": use lower-case letters, digits and underscores`);
+}
+
 async function onAdmin(url: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -74,7 +81,7 @@ async function onAdmin(url: string, statement: string): Promise<void> {
 
 /** Creates an empty database and returns its URL. `name` must be a plain lower-case identifier. */
 export async function createDatabase(url: string, name: string): Promise<string> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a plain database name`);
+  checkName(name);
   await onAdmin(url, `create database ${name}`);
 
   const database = new URL(url);
@@ -84,6 +91,6 @@ export async function createDatabase(url: string, name: string): Promise<string>
 
 /** Drops a database made by createDatabase, ending the connections still open to it. */
 export async function dropDatabase(url: string, name: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a plain database name`);
+  checkName(name);
   await onAdmin(url, `drop database if exists ${name} with (force)`);
 }

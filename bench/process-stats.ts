@@ -55,14 +55,20 @@ function readStat(pid: number): Stat | null {
   return { parentPid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
 }
 
-function peakRss(pid: number): number {
+/** Reads a size field of /proc/PID/status, such as VmRSS or VmHWM, in bytes; 0 for a process that ended. */
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
     return kib === undefined ? 0 : Number(kib) * 1024;
   } catch {
     return 0;
   }
+}
+
+/** Returns the resident set of a process tree now, in bytes. */
+export function currentRss(rootPid: number): number {
+  return processTree(rootPid).reduce((sum, pid) => sum + statusBytes(pid, 'VmRSS'), 0);
 }
 
 /** Resets the peak resident set of a process to its current size (proc(5), clear_refs value 5). */
@@ -88,8 +94,44 @@ export function startUsage(rootPid: number): () => ProcessUsage {
     let peakRssBytes = 0;
     for (const pid of after) {
       ticks += (readStat(pid)?.cpuTicks ?? 0) - (ticksBefore.get(pid) ?? 0);
-      peakRssBytes += peakRss(pid);
+      peakRssBytes += statusBytes(pid, 'VmHWM');
     }
     return { cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, peakRssBytes, peakIsPerRun };
   };
+}
+
+/** Busy CPU time of the whole machine since boot, in seconds: every state of /proc/stat but idle and iowait. */
+export function machineBusySeconds(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, ...fields] = line.trim().split(/\s+/);
+  const ticks = fields.map(Number);
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const busy = (ticks[0] ?? 0) + (ticks[1] ?? 0) + (ticks[2] ?? 0) + (ticks[5] ?? 0) + (ticks[6] ?? 0) + (ticks[7] ?? 0);
+  return busy / CLOCK_TICKS_PER_SECOND;
+}
+
+function treeTicks(rootPid: number): number {
+  return processTree(rootPid).reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0), 0);
+}
+
+const IDLE_SAMPLE_MS = 250;
+/** A process tree that uses less than this share of one core is idle. */
+const IDLE_SHARE = 0.1;
+
+/**
+ * Waits until every process tree of `rootPids` is idle, such as a server that still verifies the
+ * passwords of requests whose clients went away, or until `timeoutMs`. Returns whether they became idle.
+ */
+export async function waitUntilIdle(rootPids: number[], timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let before = rootPids.map(treeTicks);
+
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SAMPLE_MS));
+    const after = rootPids.map(treeTicks);
+    const busiest = Math.max(...after.map((ticks, index) => ticks - (before[index] ?? 0)));
+    if (busiest / CLOCK_TICKS_PER_SECOND < (IDLE_SHARE * IDLE_SAMPLE_MS) / 1000) return true;
+    before = after;
+  }
+  return false;
 }

@@ -1,12 +1,11 @@
 // Turns the results of `npm run bench` into the Markdown section of docs/benchmarks.md.
-import type { ProfileSummary } from './cpu-profile.js';
 import type { MeasuredRun } from './load.js';
 import type { Machine } from './machine.js';
-import { failureOf, helloRate, isSkipped, type BenchResults, type RunGroup, type Skipped, type StoreSection } from './results.js';
+import { failureOf, helloRate, isSkipped, type BenchResults, type ProfiledOperation, type RunGroup, type StoreSection } from './results.js';
 import { OPERATION_LABELS } from './scenarios.js';
 import { TARGETS } from './targets.js';
 
-/** What the report states about how the run was made. */
+/** Settings of the run, as the report states them. */
 export interface RunSettings {
   connections: number;
   durationSeconds: number;
@@ -43,19 +42,22 @@ function runCells(run: MeasuredRun, ratio: string): string {
     String(run.non2xx),
     cpuPercent(run.server.cpuSeconds, run.seconds),
     cpuPercent(run.clientCpuSeconds, run.seconds),
+    cpuPercent(run.otherCpuSeconds, run.seconds),
     peak,
-    failure ? `**FAILED**: ${failure}` : 'ok',
+    (failure ? `**FAILED**: ${failure}` : 'ok') + (run.startedIdle ? '' : '; the server was still busy with the warm-up when the run started'),
   ].join(' | ');
 }
 
 const TABLE_HEAD = [
-  '| operation | req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | client CPU | server peak RSS MB | result |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| operation | req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | client CPU | other CPU | server peak RSS MB | result |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
 ];
 
 function groupTable(group: RunGroup, extraRows: string[] = []): string {
   const hello = helloRate(group.hello);
   const lines = [
+    `The server's resident set before the first run was ${number(group.startRssBytes / MB)} MB.`,
+    '',
     ...TABLE_HEAD,
     `| ${OPERATION_LABELS.hello}, before | ${runCells(group.hello.before, '')} |`,
     ...group.rows.map((row) => `| ${OPERATION_LABELS[row.operation]} | ${runCells(row.run, (row.run.requestsPerSecond / hello).toFixed(3))} |`),
@@ -66,7 +68,7 @@ function groupTable(group: RunGroup, extraRows: string[] = []): string {
 }
 
 function argon2Row(section: StoreSection): string {
-  const { rate, usage } = section.argon2;
+  const { rate, usage, otherCpuSeconds } = section.argon2;
   const cells = [
     number(rate.perSecond, 1),
     '',
@@ -76,6 +78,7 @@ function argon2Row(section: StoreSection): string {
     '',
     cpuPercent(usage.cpuSeconds, rate.seconds),
     '',
+    cpuPercent(otherCpuSeconds, rate.seconds),
     number(usage.peakRssBytes / MB),
     'ok',
   ];
@@ -86,7 +89,10 @@ function targetsTable(results: BenchResults): string {
   const sections = new Map(results.stores.filter((section): section is StoreSection => !isSkipped(section)).map((section) => [section.store, section]));
   const sqlite = sections.get('SQLite');
   const postgres = sections.get('PostgreSQL');
-  const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : '**not met**');
+  const verdict = (met: boolean | null) => {
+    if (met === null) return 'not measured';
+    return met ? 'met' : '**not met**';
+  };
 
   const lines = ['| target (SQLite, one process) | SQLite | met | PostgreSQL, for information |', '| --- | --- | --- | --- |'];
   for (const target of TARGETS) {
@@ -98,13 +104,20 @@ function targetsTable(results: BenchResults): string {
   return lines.join('\n');
 }
 
-function profileTable(store: string, profile: ProfileSummary | Skipped | null): string[] {
-  if (profile === null) return [];
-  if (isSkipped(profile)) return [`${store}: no profile (${profile.skipped}).`, ''];
+const PROFILE_SOURCES = 8;
+
+function profileTables(store: string, profiled: ProfiledOperation): string[] {
+  const { operation, profile } = profiled;
+  const heading = `#### \`${operation}\`, ${store}`;
+  if (isSkipped(profile)) return [heading, '', `No profile: ${profile.skipped}.`, ''];
 
   const idleShare = (100 * profile.idleMs) / (profile.idleMs + profile.busyMs);
+  const sources = profile.sources.slice(0, PROFILE_SOURCES).map((entry) => `${entry.source} ${entry.percent.toFixed(1)}%`);
   return [
-    `${store}: ${number(profile.busyMs)} ms of sampled CPU time in the server's main thread, and ${number(idleShare)}% of the wall time idle.`,
+    heading,
+    '',
+    `${number(profile.busyMs)} ms of sampled CPU time in the server's main thread; the thread was idle ${number(idleShare)}% of the server's`,
+    `lifetime, which includes its start and the pauses between runs. Self time by source: ${sources.join(', ')}.`,
     '',
     '| function | where | self ms | % of busy |',
     '| --- | --- | ---: | ---: |',
@@ -128,7 +141,9 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
     `HOST, PORT, PUBLIC_URL, DATA_DIR and DATABASE_URL: ${serverEnv}.`,
     '',
     'CPU columns are CPU time over the run as a percentage of one core (the machine has',
-    `${machine.cpus}, so ${machine.cpus * 100}% is all of it): "server" is the sigma-accounts process, "client" the benchmark process that runs autocannon.`,
+    `${machine.cpus}, so ${machine.cpus * 100}% is all of it). "server" is the measured server process (the hello server in the hello rows, the argon2 process in its row),`,
+    '"client" the benchmark process that runs autocannon, and "other" every other process of the machine:',
+    "PostgreSQL's backends in the PostgreSQL runs, and any work that shared the machine.",
     'Peak RSS is VmHWM, reset at the start of each run; a `*` marks a value that could not be reset and so covers the process lifetime.',
     '',
     '![Requests per second of each operation and of the hello baseline, SQLite and PostgreSQL](benchmarks.svg)',
@@ -140,12 +155,12 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
   ];
 
   for (const section of results.stores) {
-    lines.push(`### ${section.store}`, '');
     if (isSkipped(section)) {
-      lines.push(`Not measured: ${section.skipped}.`, '');
+      lines.push(`### ${section.store}`, '', `Not measured: ${section.skipped}.`, '');
       continue;
     }
 
+    lines.push(`### ${section.store} ${section.version}, ${number(settings.smallAccounts)} accounts and sessions`, '');
     lines.push(groupTable(section.small, [argon2Row(section)]), '');
     if (isSkipped(section.scale)) {
       lines.push(`Scale run not measured: ${section.scale.skipped}.`, '');
@@ -159,9 +174,10 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
   if (isSkipped(results.multiCore)) lines.push(`Not measured: ${results.multiCore.skipped}.`, '');
   else lines.push(groupTable(results.multiCore), '');
 
-  const profiles = results.stores.flatMap((section) => (isSkipped(section) ? [] : profileTable(section.store, section.profile)));
+  const profiles = results.stores.flatMap((section) => (isSkipped(section) ? [] : section.profiles.flatMap((profiled) => profileTables(section.store, profiled))));
   if (profiles.length > 0) {
-    lines.push('### CPU profile of `check_login` (BENCH_PROFILE=1)', '', 'The 15 functions with the most self time, from `node --cpu-prof`, in a separate run of the same load.', '', ...profiles);
+    const intro = 'The 15 functions with the most self time, from `node --cpu-prof`, each in a server of its own that gets the same load as in the tables above.';
+    lines.push('### CPU profiles (BENCH_PROFILE)', '', intro, '', ...profiles);
   }
   return lines.join('\n').trimEnd();
 }

@@ -1,8 +1,7 @@
-// What one `npm run bench` measured, and the targets it is judged by.
-import type { Argon2Rate } from './argon2-rate.js';
+// The results of one `npm run bench`, as the report and the targets read them.
+import type { Argon2Result } from './argon2-baseline.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import type { MeasuredRun } from './load.js';
-import type { ProcessUsage } from './process-stats.js';
 import type { Operation } from './scenarios.js';
 
 export interface OperationResult {
@@ -20,11 +19,8 @@ export interface HelloBaseline {
 export interface RunGroup {
   hello: HelloBaseline;
   rows: OperationResult[];
-}
-
-export interface Argon2Result {
-  rate: Argon2Rate;
-  usage: ProcessUsage;
+  /** Resident set of the server before the first run, in bytes. */
+  startRssBytes: number;
 }
 
 export interface ScaleGroup extends RunGroup {
@@ -43,7 +39,13 @@ export interface StoreSection {
   small: RunGroup;
   argon2: Argon2Result;
   scale: ScaleGroup | Skipped;
-  profile: ProfileSummary | Skipped | null;
+  profiles: ProfiledOperation[];
+}
+
+/** The CPU profile of one operation's run (BENCH_PROFILE). */
+export interface ProfiledOperation {
+  operation: Operation;
+  profile: ProfileSummary | Skipped;
 }
 
 export interface BenchResults {
@@ -78,7 +80,7 @@ export function failureOf(run: MeasuredRun): string | null {
   return problems.length > 0 ? problems.join(', ') : null;
 }
 
-/** Every failed run of the results, named by store, group and operation. */
+/** Lists every failed run of the results, named by store, group and operation. */
 export function failures(results: BenchResults): string[] {
   const found: string[] = [];
   const check = (where: string, group: RunGroup) => {

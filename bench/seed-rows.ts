@@ -8,7 +8,7 @@ import type { AccountTable, SessionTable } from '../src/storage/schema.js';
 /** File name of the manifest that bench:seed writes into DATA_DIR. */
 export const MANIFEST_NAME = 'bench-seed.json';
 
-/** What a seeded store contains, written beside it as bench-seed.json. */
+/** The contents of a seeded store, written into its DATA_DIR as bench-seed.json. */
 export interface SeedManifest {
   accounts: number;
   /** Every account has one session, so this equals `accounts`. */
@@ -38,7 +38,7 @@ export interface SeedBatch {
   sessions: SeededSession[];
 }
 
-/** Seeded rows carry this user agent, so that they can be told from sessions made by real logins. */
+/** The user agent of seeded sessions, which sets them apart from sessions of real logins. */
 export const SEED_USER_AGENT = 'sigma-accounts bench seed';
 export const SEED_IP = '127.0.0.1';
 

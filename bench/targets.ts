@@ -21,7 +21,7 @@ function ratio(group: RunGroup, row: OperationResult): number {
   return row.run.requestsPerSecond / helloRate(group.hello);
 }
 
-/** Judges one operation's row, or says why it cannot be judged. */
+/** Judges one operation's row, or returns why it cannot be judged. */
 function withRow(group: RunGroup, operation: Operation, judge: (row: OperationResult) => TargetOutcome): TargetOutcome {
   const row = rowOf(group, operation);
   if (!row) return { value: 'not measured', met: null };
@@ -53,7 +53,7 @@ function ratioOnly(operation: Operation, description: string, minRatio: number):
   };
 }
 
-/** Whether the session checks on the large store keep their ratio to hello within 10% of the small store's. */
+/** Checks that an operation on the large store keeps its ratio to hello within 10% of the small store's. */
 function scaleThroughput(operation: Operation): Target {
   return {
     description: `${operation} at the scale store: ≥ 0.9 × its ratio to hello on the small store`,

@@ -42,6 +42,8 @@ const FIELDS: Record<string, { type: FieldType; readonly: boolean; nullable: boo
   my_notes: { type: 'string', readonly: false, nullable: true },
   network_restrictions: { type: 'string', readonly: true, nullable: true },
   nickname: { type: 'string', readonly: false, nullable: false },
+  // Not in CloudSigma's schema: whether two-factor authentication is on.
+  otp_enabled: { type: 'boolean', readonly: true, nullable: false },
   phone: { type: 'string', readonly: false, nullable: false },
   postcode: { type: 'string', readonly: false, nullable: true },
   reseller: { type: 'string', readonly: false, nullable: false },

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import type { Browser as Chromium } from 'playwright-core';
+
 import { activeAccount, PASSWORD } from './helpers/accounts.js';
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import { action, type ApiResponse, errorList, request } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
@@ -241,6 +244,14 @@ describe('two-factor authentication', () => {
     assert401(bodyCredentials, /OTP header/);
   });
 
+  test('a page script gets a 401 whose challenge browsers do not answer with a password dialog', async () => {
+    const fromScript = await request(`${server.url}${PROFILE_PATH}`, { method: 'GET', headers: { 'X-Requested-With': 'XMLHttpRequest' } });
+    assert.equal(fromScript.status, 401);
+    assert.equal(fromScript.headers.get('www-authenticate'), 'Session realm="sigma-accounts"');
+    const fromProgram = await request(`${server.url}${PROFILE_PATH}`, { method: 'GET' });
+    assert.match(fromProgram.headers.get('www-authenticate') ?? '', /^Basic realm="sigma-accounts"/);
+  });
+
   test('failed codes count toward the account throttle', async () => {
     const account = await twoFactorAccount();
     const browser = await login(account.email);
@@ -286,5 +297,79 @@ describe('two-factor authentication', () => {
     // Logins are full sessions again, and Basic needs no code.
     assert.equal((await profile(await login(account.email))).status, 200);
     assert.equal((await request(`${server.url}${PROFILE_PATH}`, { method: 'GET', headers: basic(account.email) })).status, 200);
+  });
+
+  describe('the two-factor page in headless Chromium', { skip: chromiumSkip }, () => {
+    let chromium: Chromium;
+
+    before(async () => {
+      chromium = await launchChromium();
+    });
+
+    after(async () => {
+      await chromium?.close();
+    });
+
+    test('log in, scan, type a code, get recovery codes; then a login asks for a code', async () => {
+      const account = await activeAccount(server.url, smtp);
+      const context = await chromium.newContext();
+      const page = await context.newPage();
+      page.setDefaultTimeout(10_000);
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) errors.push(message.text());
+      });
+
+      try {
+        const opened = await page.goto(`${server.url}/accounts/two-factor/`);
+        assert.equal(opened?.status(), 200);
+        assert.match(opened?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+
+        // Not signed in: the page asks for a login first.
+        await page.getByLabel('Email address').fill(account.email);
+        await page.locator('#login-form').getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Log in' }).click();
+
+        await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+        const qr = page.locator('#qr-code svg');
+        await qr.waitFor();
+        const box = await qr.boundingBox();
+        assert.ok(box && box.width > 100 && box.height > 100, 'the QR code is drawn large enough to scan');
+        const secret = (await page.locator('#secret').textContent()) ?? '';
+        assert.match(secret, /^[A-Z2-7]{32}$/);
+
+        await page.getByLabel(/six-digit code/).fill('000000' === totp(secret) ? '111111' : '000000');
+        await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+        await page.getByRole('status').filter({ hasText: /not a current code/ }).waitFor();
+
+        await page.getByLabel(/six-digit code/).fill(totp(secret));
+        await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+        await page.getByRole('status').filter({ hasText: 'Two-factor authentication is on.' }).waitFor();
+        const codes = await page.locator('#recovery-codes li').allTextContents();
+        assert.equal(codes.length, 10);
+        for (const code of codes) assert.match(code, RECOVERY_CODE);
+
+        const state = await request(`${server.url}${PROFILE_PATH}`, { method: 'GET', headers: { ...basic(account.email), OTP: codes[0] ?? '' } });
+        assert.equal((state.body as { otp_enabled: boolean }).otp_enabled, true);
+
+        // A new browser logs in and is asked for a code before it sees the switch to turn it off.
+        const fresh = await chromium.newContext();
+        const second = await fresh.newPage();
+        second.setDefaultTimeout(10_000);
+        await second.goto(`${server.url}/accounts/two-factor/`);
+        await second.getByLabel('Email address').fill(account.email);
+        await second.locator('#login-form').getByLabel('Password').fill(PASSWORD);
+        await second.getByRole('button', { name: 'Log in' }).click();
+        await second.getByLabel('Code', { exact: true }).fill(totp(secret, Date.now() + STEP_MS));
+        await second.getByRole('button', { name: 'Continue' }).click();
+        await second.getByRole('button', { name: 'Turn off two-factor authentication' }).waitFor();
+        await fresh.close();
+
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    });
   });
 });

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 
 import { isStoreUnavailable } from '../storage/store-errors.js';
 import { ApiError, type ErrorEntry, notFoundError, validationError } from './api-error.js';
+import { REALM } from './authentication.js';
 
 /** Seconds a client should wait before retrying after the store was unavailable. */
 const STORE_RETRY_AFTER_SECONDS = 2;
@@ -73,7 +74,19 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
 
   // Errors Fastify raises before routing (a malformed URL) skip the hooks, so the id is set here too.
   reply.header('X-REQUEST-ID', request.id);
-  reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8').send(error.entries);
+  reply.code(error.status).headers(error.headers).type('application/json; charset=utf-8');
+  if (error.status === 401 && fromPageScript(request)) reply.header('WWW-Authenticate', `Session realm="${REALM}"`);
+  reply.send(error.entries);
+}
+
+/**
+ * Returns whether a request says it comes from a page's script (`X-Requested-With: XMLHttpRequest`). A
+ * browser answers a 401 with a Basic or Digest challenge by asking for a password in a dialog of its own,
+ * even for a script's request, so such requests get a challenge of a scheme browsers do not prompt for.
+ */
+function fromPageScript(request: FastifyRequest): boolean {
+  const value = request.headers['x-requested-with'];
+  return typeof value === 'string' && value.toLowerCase() === 'xmlhttprequest';
 }
 
 function loggablePoint(point: string | null): string | null {

@@ -27,7 +27,8 @@ export const TWO_FACTOR_JS = `
   }
 
   function call(method, url, body, code) {
-    var headers = { 'Accept': 'application/json', 'X-CSRFToken': csrfToken() };
+    // X-Requested-With keeps the browser from opening its own password dialog on a 401.
+    var headers = { 'Accept': 'application/json', 'X-CSRFToken': csrfToken(), 'X-Requested-With': 'XMLHttpRequest' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (code) headers['OTP'] = code;
     return fetch(url, { method: method, credentials: 'same-origin', headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
