@@ -41,12 +41,12 @@ function bearer(secret: string): Record<string, string> {
   return { Authorization: `Bearer ${secret}` };
 }
 
-/** The credentials of an account's confirmation session, with its CSRF header. */
+/** Returns the credentials of an account's confirmation session, with its CSRF header. */
 function sessionOf(account: Account): RequestOptions {
   return { cookies: account.cookies, headers: { 'X-CSRFToken': account.cookies.csrftoken ?? '' } };
 }
 
-/** An async_auth value signed as the server signs it, for tests of expiry and keys. */
+/** Returns an async_auth value signed as the server signs it, for tests of expiry and keys. */
 function asyncAuthValue(accountUuid: string, expiresSeconds: number, key: string): string {
   const payload = `${accountUuid}.${expiresSeconds}`;
   return `${payload}.${createHmac('sha256', key).update(payload).digest('base64url')}`;
@@ -58,7 +58,7 @@ describe('API tokens, async_auth and API restrictions', () => {
 
   before(async () => {
     smtp = new SmtpSink();
-    // Requests from 127.0.0.1 may say they came over HTTPS, as a TLS proxy in front would.
+    // Requests from 127.0.0.1 may claim HTTPS in X-Forwarded-Proto, as a TLS proxy in front would.
     server = await startTestServer({ SMTP_URL: await smtp.start(), TRUSTED_PROXIES: '127.0.0.1', ASYNC_AUTH_KEYS: `${NEW_KEY},${OLD_KEY}` });
   });
 
@@ -116,7 +116,7 @@ describe('API tokens, async_auth and API restrictions', () => {
       assert.match(body.objects[0]?.last_used ?? '', ISO_WITH_OFFSET, 'the use was recorded');
     });
 
-    test('a full token authenticates every protected route without CSRF; a read-only one only reads', async () => {
+    test('full and read-only tokens', async () => {
       const account = await activeAccount(server.url, smtp);
       const full = await newToken(account, { name: 'full' });
       const readOnly = await newToken(account, { name: 'reader', read_only: true });
@@ -200,7 +200,7 @@ describe('API tokens, async_auth and API restrictions', () => {
       }
     });
 
-    test("a token of another account cannot be revoked, and tokens end with their account's deletion", async () => {
+    test('foreign revoke and account deletion', async () => {
       const owner = await activeAccount(server.url, smtp);
       const stranger = await activeAccount(server.url, smtp);
       const token = await newToken(owner);
@@ -283,7 +283,8 @@ describe('API tokens, async_auth and API restrictions', () => {
       const [uuid, expires] = (issued.cookies.async_auth?.value ?? '').split('.');
       assert.equal(issued.cookies.async_auth?.value, asyncAuthValue(uuid ?? '', Number(expires), NEW_KEY));
       const remaining = Number(expires) - Date.now() / 1000;
-      assert.ok(remaining > 110 && remaining <= 121, `expires in ${remaining} s`);
+      assert.ok(remaining > 110, `expires in ${remaining} s`);
+      assert.ok(remaining <= 121, `expires in ${remaining} s`);
     });
   });
 

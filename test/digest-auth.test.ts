@@ -10,6 +10,7 @@ import { action } from './helpers/client.js';
 import { sleep } from './helpers/outbox.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
+import { STEP_MS, totp } from './helpers/totp.js';
 
 const run = promisify(execFile);
 
@@ -196,6 +197,24 @@ describe('Digest enabled', () => {
   });
 
   const credentials = () => ({ username: account.email, password: account.password });
+
+  test('two-factor account needs OTP', async () => {
+    const owner = await activeAccount(server.url, smtp, uniqueAddress('digest-otp'), PASSWORD);
+    const session = { cookies: owner.cookies, headers: { 'X-CSRFToken': owner.cookies.csrftoken ?? '' } };
+    const setup = await action(server.url, 'otp_setup', session);
+    const { secret } = setup.body as { secret: string };
+    const enabled = await action(server.url, 'otp_enable', { ...session, headers: { ...session.headers, OTP: totp(secret) } });
+    assert.equal(enabled.status, 200, enabled.text);
+
+    const url = `${server.url}/api/2.0/profile/`;
+    const without = await curlDigest(owner, url);
+    assert.equal(without.status, 401);
+    assert.match(JSON.stringify(without.body), /OTP header/);
+
+    const withCode = await curlDigest(owner, url, ['-H', `OTP: ${totp(secret, Date.now() + STEP_MS)}`]);
+    assert.equal(withCode.status, 200);
+    assert.equal((withCode.body as { uuid: string }).uuid, owner.uuid);
+  });
 
   test('401 offers Basic, SHA-256 and MD5', async () => {
     const response = await send(server.url, 'GET', PROFILE_PATH);

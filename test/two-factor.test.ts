@@ -142,7 +142,7 @@ describe('two-factor authentication', () => {
     const account = await twoFactorAccount();
     const browser = await login(account.email);
 
-    // Limited until verify_otp: check_login reports not logged in, other calls answer 401.
+    // Limited until verify_otp: check_login and other authenticated calls get 401.
     assert401(await action(server.url, 'check_login', { cookies: browser.cookies }), /authentication required|two-factor/);
     assert401(await profile(browser), /two-factor verification is pending/);
     assert401(await action(server.url, 'check_login_with_return_uuid', { cookies: browser.cookies }), /two-factor verification is pending/);
@@ -170,7 +170,7 @@ describe('two-factor authentication', () => {
     assert401(await verify(limited, totp(account.secret, Date.now() + 2 * STEP_MS)), /log in first/);
   });
 
-  test('codes: one step early or late is accepted, replayed and distant ones are not', async () => {
+  test('code window and replay', async () => {
     // Turned on with the code of the previous step, which counts as late and is accepted.
     const account = await twoFactorAccount(Date.now() - STEP_MS);
     const now = Date.now();
@@ -244,7 +244,7 @@ describe('two-factor authentication', () => {
     assert401(bodyCredentials, /OTP header/);
   });
 
-  test('a page script gets a 401 whose challenge browsers do not answer with a password dialog', async () => {
+  test('page script 401 challenge', async () => {
     const fromScript = await request(`${server.url}${PROFILE_PATH}`, { method: 'GET', headers: { 'X-Requested-With': 'XMLHttpRequest' } });
     assert.equal(fromScript.status, 401);
     assert.equal(fromScript.headers.get('www-authenticate'), 'Session realm="sigma-accounts"');
@@ -310,7 +310,7 @@ describe('two-factor authentication', () => {
       await chromium?.close();
     });
 
-    test('log in, scan, type a code, get recovery codes; then a login asks for a code', async () => {
+    test('page turns two-factor on', async () => {
       const account = await activeAccount(server.url, smtp);
       const context = await chromium.newContext();
       const page = await context.newPage();
@@ -326,7 +326,7 @@ describe('two-factor authentication', () => {
         assert.equal(opened?.status(), 200);
         assert.match(opened?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
 
-        // Not signed in: the page asks for a login first.
+        // Not signed in: the page shows a login form first.
         await page.getByLabel('Email address').fill(account.email);
         await page.locator('#login-form').getByLabel('Password').fill(PASSWORD);
         await page.getByRole('button', { name: 'Log in' }).click();
@@ -335,7 +335,9 @@ describe('two-factor authentication', () => {
         const qr = page.locator('#qr-code svg');
         await qr.waitFor();
         const box = await qr.boundingBox();
-        assert.ok(box && box.width > 100 && box.height > 100, 'the QR code is drawn large enough to scan');
+        assert.ok(box, 'the QR code is drawn');
+        assert.ok(box.width > 100, `QR code width ${box.width}`);
+        assert.ok(box.height > 100, `QR code height ${box.height}`);
         const secret = (await page.locator('#secret').textContent()) ?? '';
         assert.match(secret, /^[A-Z2-7]{32}$/);
 
@@ -353,7 +355,7 @@ describe('two-factor authentication', () => {
         const state = await request(`${server.url}${PROFILE_PATH}`, { method: 'GET', headers: { ...basic(account.email), OTP: codes[0] ?? '' } });
         assert.equal((state.body as { otp_enabled: boolean }).otp_enabled, true);
 
-        // A new browser logs in and is asked for a code before it sees the switch to turn it off.
+        // A new browser logs in and must type a code before the form to turn it off appears.
         const fresh = await chromium.newContext();
         const second = await fresh.newPage();
         second.setDefaultTimeout(10_000);

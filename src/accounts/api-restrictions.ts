@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 
-/** Where an account's API calls may come from, whatever credentials they carry. */
+/** The limits on where an account's API calls may come from, whatever credentials they carry. */
 export interface ApiRestrictions {
   /** Calls over plain HTTP are refused. */
   httpsOnly: boolean;
@@ -10,7 +10,7 @@ export interface ApiRestrictions {
 
 export const UNRESTRICTED: ApiRestrictions = { httpsOnly: false, networks: null };
 
-/** What a restriction is checked against: the scheme the client used and its address. */
+/** The origin of a request that restrictions are checked against: its scheme and client address. */
 export interface RequestOrigin {
   protocol: 'http' | 'https';
   ip: string | undefined;

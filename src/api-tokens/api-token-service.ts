@@ -7,7 +7,7 @@ import type { ClientInfo } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
 import type { ApiTokenRecord, LiveApiToken } from './api-token-store.js';
 
-/** What a new token is for: a name its owner recognises, an optional expiry, and whether it may only read. */
+/** The settings of a new token: a name its owner recognises, an optional expiry, and whether it may only read. */
 export interface NewApiToken {
   name: string;
   expiresAt: number | null;

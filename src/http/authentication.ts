@@ -21,7 +21,7 @@ export type Caller = { accountUuid: string; restrictions: ApiRestrictions } & (
   | { via: 'token'; token: LiveApiToken }
 );
 
-/** What a route accepts beyond a fully authenticated caller. */
+/** The callers a route accepts beyond fully authenticated ones. */
 export interface RequireOptions {
   /** Accept a session whose second factor is not verified yet, as verify_otp must. */
   secondFactorPending?: boolean;
@@ -72,9 +72,9 @@ export class Authenticator {
   }
 
   /**
-   * Returns the caller, or throws: 401 with a challenge for every enabled scheme when there is none or its
-   * session still waits for its second factor; 403 when the account's restrictions refuse the request, or
-   * a read-only API token sent an unsafe method.
+   * Returns the caller, or throws 401 with a challenge for every enabled scheme when there is none or its
+   * session still waits for its second factor. Throws 403 when the account's restrictions reject the
+   * request, or when a read-only API token sent an unsafe method.
    */
   async require(request: FastifyRequest, options: RequireOptions = {}): Promise<Caller> {
     const caller = await this.identify(request);

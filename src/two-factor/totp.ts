@@ -17,8 +17,8 @@ export function totpUri(secret: string, issuer: string, accountName: string): st
 }
 
 /**
- * Returns the time step whose code `code` is, among the steps around `now`, or null when it is none of
- * them. The step tells whether the code was already used.
+ * Returns the time step that `code` belongs to, among the steps around `now`, or null when it matches none
+ * of them. The caller compares the step with the last one used to reject a replayed code.
  */
 export function totpStepOf(secret: string, code: string, now: number): number | null {
   if (!/^\d{6}$/.test(code)) return null;

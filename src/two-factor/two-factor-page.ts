@@ -10,8 +10,8 @@ export const TWO_FACTOR_PAGE_PATH = '/accounts/two-factor/';
 
 /**
  * Registers the page where a signed-in person turns two-factor authentication on, by scanning a QR code and
- * typing a code, or off again. Its script does everything through the account actions, so the page itself
- * is the same for everyone; someone not signed in gets a login form first.
+ * typing a code, or off again. The page is the same for everyone, because its script does the work through
+ * the account actions. Someone not signed in gets a login form first.
  */
 export function registerTwoFactorPage(app: FastifyInstance): void {
   registerResource(app, `${ASSETS_PATH}two-factor.js`, {

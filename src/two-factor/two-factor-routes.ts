@@ -5,6 +5,7 @@ import { type Authenticator, type Caller, codeCheckOutcome, otpOf, sessionCaller
 import { assertCsrf } from '../http/csrf.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
+import type { CheckOutcome } from '../throttle/credential-throttle.js';
 import type { Throttling } from '../throttle/throttling.js';
 import { type ChangeRefusal, type TwoFactorService, WRONG_CODE } from './two-factor-service.js';
 
@@ -54,9 +55,7 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
       const keep = caller.via === 'session' ? caller.session : null;
       const enable = () => twoFactor.enable(caller.accountUuid, code, keep, Date.now(), clientOf(request));
-      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, enable, (result) =>
-        result.ok ? 'success' : result.field === 'OTP' ? 'failure' : 'neutral',
-      );
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, enable, changeCheckOutcome);
       if (!outcome.ok) throw refusal(outcome);
       return { recovery_codes: outcome.recoveryCodes };
     },
@@ -71,9 +70,7 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
       const keep = caller.via === 'session' ? caller.session : null;
       const disable = () => twoFactor.disable(caller.accountUuid, body.password, code, keep, Date.now(), clientOf(request));
-      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, disable, (result) =>
-        result.ok ? 'success' : result.field === null ? 'neutral' : 'failure',
-      );
+      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, disable, changeCheckOutcome);
       if (!outcome.ok) throw refusal(outcome);
       return {};
     },
@@ -107,6 +104,12 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
   };
 
   return { otp_setup: otpSetup, otp_enable: otpEnable, otp_disable: otpDisable, verify_otp: verifyOtp };
+}
+
+/** Classifies a two-factor change for throttling: a wrong password or code is a failure, a wrong state neutral. */
+function changeCheckOutcome(outcome: { ok: true } | ChangeRefusal): CheckOutcome {
+  if (outcome.ok) return 'success';
+  return outcome.field === null ? 'neutral' : 'failure';
 }
 
 function refusal(outcome: ChangeRefusal): ApiError {

@@ -83,7 +83,7 @@ export class TwoFactorService {
 
   /**
    * Turns two-factor authentication on when `code` is a current code of the secret from otp_setup. Every
-   * session of the account but `keep` ends, and the owner is told by email. Returns the recovery codes,
+   * session of the account but `keep` ends, and the owner gets a notice email. Returns the recovery codes,
    * which exist nowhere else.
    */
   async enable(accountUuid: string, code: string, keep: SessionRecord | null, now: number, origin: ClientInfo): Promise<{ ok: true; recoveryCodes: string[] } | ChangeRefusal> {
@@ -117,7 +117,7 @@ export class TwoFactorService {
 
   /**
    * Turns two-factor authentication off after one check of the password and of `code` (a TOTP or recovery
-   * code). Every session of the account but `keep` ends, and the owner is told by email.
+   * code). Every session of the account but `keep` ends, and the owner gets a notice email.
    */
   async disable(accountUuid: string, password: string, code: string, keep: SessionRecord | null, now: number, origin: ClientInfo): Promise<{ ok: true } | ChangeRefusal> {
     const event = { type: 'otp_disable', actor: accountUuid, accountUuid, client: origin } as const;
@@ -144,9 +144,9 @@ export class TwoFactorService {
   }
 
   /**
-   * Checks a second-factor code of an account with two-factor authentication on, and uses it up: a TOTP
-   * code of the current step, or one step early or late, whose step is later than every step accepted
-   * before; or an unused recovery code.
+   * Checks a second-factor code of an account with two-factor authentication on, and uses it up. A TOTP
+   * code passes for the current step or one step early or late, if no later step was accepted before. A
+   * recovery code passes once.
    */
   async checkCode(accountUuid: string, code: string, now: number): Promise<CodeCheck> {
     const state = await this.store.twoFactor.find(accountUuid);
