@@ -8,6 +8,7 @@ import { AccountService } from './accounts/account-service.js';
 import { registerApiTokenRoutes } from './api-tokens/api-token-routes.js';
 import { ApiTokenService } from './api-tokens/api-token-service.js';
 import { newSecret } from './crypto-tokens.js';
+import { CredentialCache } from './passwords/credential-cache.js';
 import { parseEmailForLookup } from './accounts/email-address.js';
 import { accountActions } from './accounts/account-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
@@ -114,7 +115,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger.child({ component: 'sessions' }),
   });
   const digest = config.digestAuth ? await startDigest(app, store, config.digestNonceTtlSeconds) : null;
-  const accounts = new AccountService(store, hasher, config, deps.onMailQueued, digest);
+  const credentialCache = new CredentialCache({ ttlMs: config.basicCache.ttlSeconds * 1000, maxEntries: config.basicCache.maxEntries });
+  const accounts = new AccountService(store, hasher, config, deps.onMailQueued, digest, credentialCache);
   const pwned = config.pwnedPasswords ? new PwnedPasswords(config.pwnedPasswords, app.log.child({ component: 'pwned-passwords' })) : null;
   const newPasswords = new NewPasswordCheck(pwned);
   const confirmation = new ConfirmationService(store, hasher, sessions, newPasswords, digest);

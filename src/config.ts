@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 /** Settings read once from the environment at start, validated, then frozen. */
@@ -41,6 +42,8 @@ export interface Config {
   /** How long a node owns a claimed outbox message before another may take it. */
   mailLeaseSeconds: number;
   hash: HashSettings;
+  /** The cache of verified Basic credentials, which spares a repeated credential its hash. */
+  basicCache: CredentialCacheSettings;
   /** Whether HTTP Digest is accepted; it needs a password-equivalent hash stored per account. */
   digestAuth: boolean;
   digestNonceTtlSeconds: number;
@@ -88,6 +91,15 @@ export interface HashSettings {
   memoryKib: number;
   timeCost: number;
   parallelism: number;
+  /** Hashes computed at once, and hashes that may wait for a turn before more are rejected with 503. */
+  concurrency: number;
+  queueLimit: number;
+}
+
+export interface CredentialCacheSettings {
+  /** How long a verified Basic credential is remembered, in seconds; 0 turns the cache off. */
+  ttlSeconds: number;
+  maxEntries: number;
 }
 
 export class ConfigError extends Error {
@@ -143,13 +155,19 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
       memoryKib: integer(env, 'HASH_MEMORY_KIB', MIN_HASH_MEMORY_KIB, MIN_HASH_MEMORY_KIB, 4 * 1024 * 1024),
       timeCost: integer(env, 'HASH_TIME_COST', MIN_HASH_TIME_COST, MIN_HASH_TIME_COST, 100),
       parallelism: integer(env, 'HASH_PARALLELISM', 1, 1, 16),
+      concurrency: integer(env, 'HASH_CONCURRENCY', os.availableParallelism(), 1, 256),
+      queueLimit: integer(env, 'HASH_QUEUE_LIMIT', 64, 0, 100000),
+    },
+    basicCache: {
+      ttlSeconds: integer(env, 'BASIC_CACHE_SECONDS', 60, 0, 3600),
+      maxEntries: integer(env, 'BASIC_CACHE_ENTRIES', 10000, 1, 10000000),
     },
     throttle: throttleSettings(env),
     redisUrl: redisLocation(env),
     redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'sigma-accounts:throttle:'),
   };
 
-  return Object.freeze({ ...config, hash: Object.freeze(config.hash), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle) });
+  return Object.freeze({ ...config, hash: Object.freeze(config.hash), basicCache: Object.freeze(config.basicCache), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle) });
 }
 
 function raw(env: Environment, name: string): string | undefined {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,8 @@ describe('loadConfig', () => {
     assert.equal(config.sessionTtlSeconds, 1209600);
     assert.equal(config.confirmTokenTtlSeconds, 72 * 3600);
     assert.equal(config.mailMaxAttempts, 8);
-    assert.deepEqual(config.hash, { memoryKib: 19456, timeCost: 2, parallelism: 1 });
+    assert.deepEqual(config.hash, { memoryKib: 19456, timeCost: 2, parallelism: 1, concurrency: os.availableParallelism(), queueLimit: 64 });
+    assert.deepEqual(config.basicCache, { ttlSeconds: 60, maxEntries: 10000 });
     assert.ok(Object.isFrozen(config), 'the config is frozen');
     assert.ok(Object.isFrozen(config.hash), 'the hash settings are frozen');
   });

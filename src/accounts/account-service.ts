@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { confirmationLink, issueConfirmationToken } from '../confirmation/confirmation-tokens.js';
 import { confirmationMessage, existingAccountMessage } from '../mail/messages.js';
 import { MAX_PASSWORD_BYTES, normalizePassword } from '../passwords/password-policy.js';
+import { CredentialCache } from '../passwords/credential-cache.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { ClientInfo } from '../sessions/session-service.js';
 import type { Store, Stores } from '../storage/store.js';
@@ -28,6 +29,7 @@ export class AccountService {
     private readonly settings: AccountSettings,
     private readonly onMailQueued: () => void,
     private readonly digest: DigestHasher | null = null,
+    private readonly credentials: CredentialCache = new CredentialCache({ ttlMs: 0, maxEntries: 0 }),
   ) {
     this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
   }
@@ -81,6 +83,9 @@ export class AccountService {
     const account = parsed.ok ? await this.store.accounts.findByEmailKey(parsed.email.key) : null;
     const matches = await this.hasher.verify(account?.passwordHash ?? null, password);
     if (!matches || account?.state !== 'active') return null;
+    if (parsed.ok && account.passwordHash) {
+      this.credentials.remember(this.credentials.keyOf(parsed.email.key, password), account.uuid, account.passwordHash, Date.now());
+    }
 
     // A hash made before HASH_* was raised is replaced now, while the password is at hand. The login waits
     // for one more hash, once per account.
@@ -94,6 +99,29 @@ export class AccountService {
       await this.store.accounts.setDigestHashes(account.uuid, hashes.md5, hashes.sha256);
     }
     return account;
+  }
+
+  /**
+   * Returns the active account when these credentials matched its current password hash within the last
+   * BASIC_CACHE_SECONDS, else null. Costs one lookup of a remembered account and no hash, so programs that
+   * send the same Basic credentials with every request are not hashed each time. A password change or a
+   * disabled account voids the entry on every node, because both are read from the store here.
+   */
+  async authenticateFromCache(username: string, password: string): Promise<Account | null> {
+    if (!this.credentials.enabled) return null;
+    const parsed = parseEmailForLookup(username);
+    if (!parsed.ok) return null;
+
+    const remembered = this.credentials.find(this.credentials.keyOf(parsed.email.key, password), Date.now());
+    if (!remembered) return null;
+    const account = await this.store.accounts.findByUuid(remembered.accountUuid);
+    const current = account?.state === 'active' && account.emailKey === parsed.email.key && account.passwordHash === remembered.passwordHash;
+    return current ? account : null;
+  }
+
+  /** Forgets the remembered credentials of an account, as when all its sessions are ended. */
+  forgetCredentials(accountUuid: string): void {
+    this.credentials.forgetAccount(accountUuid);
   }
 
   /**

@@ -6,6 +6,9 @@ import type { HashSettings } from '../config.js';
 import { type Command, CliError } from './command.js';
 import { wholeNumber } from './account-commands.js';
 
+/** The argon2id parameters that calibration chooses. */
+type Argon2Parameters = Pick<HashSettings, 'memoryKib' | 'timeCost' | 'parallelism'>;
+
 // OWASP's minimum for argon2id, and the memory steps tried above it.
 const MIN_MEMORY_KIB = 19456;
 const MEMORY_STEPS_KIB = [19456, 32768, 47104, 65536, 131072, 262144];
@@ -13,7 +16,7 @@ const MAX_TIME_COST = 10;
 const SAMPLES = 3;
 
 /** Returns the median time of a few hashes with `settings`, in milliseconds. */
-async function measure(settings: HashSettings): Promise<number> {
+async function measure(settings: Argon2Parameters): Promise<number> {
   const times: number[] = [];
   for (let sample = 0; sample < SAMPLES; sample += 1) {
     const started = performance.now();
@@ -32,11 +35,11 @@ async function measure(settings: HashSettings): Promise<number> {
  * Finds the most memory, then the most passes, whose hash still takes at most `targetMs` on this machine,
  * never going below the OWASP minimum.
  */
-export async function calibrate(targetMs: number, maxMemoryKib: number): Promise<{ settings: HashSettings; milliseconds: number }> {
-  let best: { settings: HashSettings; milliseconds: number } | null = null;
+export async function calibrate(targetMs: number, maxMemoryKib: number): Promise<{ settings: Argon2Parameters; milliseconds: number }> {
+  let best: { settings: Argon2Parameters; milliseconds: number } | null = null;
 
   for (const memoryKib of MEMORY_STEPS_KIB.filter((step) => step <= maxMemoryKib)) {
-    const settings: HashSettings = { memoryKib, timeCost: 2, parallelism: 1 };
+    const settings: Argon2Parameters = { memoryKib, timeCost: 2, parallelism: 1 };
     const milliseconds = await measure(settings);
     if (milliseconds > targetMs && best) break;
     best = { settings, milliseconds };
@@ -45,7 +48,7 @@ export async function calibrate(targetMs: number, maxMemoryKib: number): Promise
   if (!best) throw new CliError(`--max-memory-mib must allow at least ${MIN_MEMORY_KIB / 1024} MiB`, 2);
 
   for (let timeCost = 3; timeCost <= MAX_TIME_COST; timeCost += 1) {
-    const settings: HashSettings = { ...best.settings, timeCost };
+    const settings: Argon2Parameters = { ...best.settings, timeCost };
     const milliseconds = await measure(settings);
     if (milliseconds > targetMs) break;
     best = { settings, milliseconds };

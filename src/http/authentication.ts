@@ -111,6 +111,11 @@ export class Authenticator {
     return notAuthenticatedError(challenges, message);
   }
 
+  /** Forgets the Basic credentials of an account that were verified recently, so the next use hashes again. */
+  forgetCredentials(accountUuid: string): void {
+    this.accounts.forgetCredentials(accountUuid);
+  }
+
   /**
    * Returns the live session of the request's session cookie, whatever else the request carries, even one
    * that waits for its second factor.
@@ -160,8 +165,11 @@ export class Authenticator {
     const credentials = parseBasic(header);
     if (!credentials) return null;
 
+    // A credential verified moments ago skips the hash and the throttle: it is no guess.
     const { username, password } = credentials;
-    const account = await this.throttle.guard(request, { username }, () => this.accounts.authenticate(username, password), successUnlessNull);
+    const account =
+      (await this.accounts.authenticateFromCache(username, password)) ??
+      (await this.throttle.guard(request, { username }, () => this.accounts.authenticate(username, password), successUnlessNull));
     if (!account) return null;
     await this.requireSecondFactor(request, account);
     return { accountUuid: account.uuid, via: 'basic', restrictions: account.restrictions };

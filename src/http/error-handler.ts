@@ -1,11 +1,14 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+import { HashQueueFullError } from '../passwords/hash-limiter.js';
 import { isStoreUnavailable } from '../storage/store-errors.js';
 import { ApiError, type ErrorEntry, notFoundError, validationError } from './api-error.js';
 import { REALM } from './authentication.js';
 
 /** Seconds a client should wait before retrying after the store was unavailable. */
 const STORE_RETRY_AFTER_SECONDS = 2;
+/** Seconds a client should wait before retrying a password check that the full hash queue shed. */
+const HASH_QUEUE_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Installs the one place where errors become responses: every failure leaves as a CloudSigma error list,
@@ -38,6 +41,15 @@ export function toApiError(error: FastifyError, requestId: string, bodyLimitByte
       return validationError(null, 'request URL is malformed');
   }
 
+  if (error instanceof HashQueueFullError) {
+    return new ApiError(
+      503,
+      [{ error_type: 'backend', error_message: 'the server is busy checking other passwords; retry the request later', error_point: null }],
+      { 'Retry-After': String(HASH_QUEUE_RETRY_AFTER_SECONDS) },
+      error,
+    );
+  }
+
   if (isStoreUnavailable(error)) {
     return new ApiError(
       503,
@@ -64,7 +76,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   // 4xx are the client's mistakes and logged at info; a 5xx is ours, logged with its cause. Messages are
   // left out because they may quote what the client sent, such as an email address.
   if (error.status === 503) {
-    request.log.warn({ err: error.cause ?? error }, 'store unavailable');
+    const shed = error.cause instanceof HashQueueFullError;
+    request.log.warn({ err: error.cause ?? error }, shed ? 'password check shed because the hash queue is full' : 'store unavailable');
   } else if (error.status >= 500) {
     request.log.error({ err: error.cause ?? error }, 'request failed');
   } else {

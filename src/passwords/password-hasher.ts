@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 
 import type { HashSettings } from '../config.js';
+import { HashLimiter, HashQueueFullError } from './hash-limiter.js';
 import { normalizePassword } from './password-policy.js';
 
 // The PHC string that the argon2 package writes, such as $argon2id$v=19$m=19456,p=1,t=2$salt$hash; the
@@ -9,23 +10,29 @@ const ARGON2_HASH = /^\$(argon2(?:id|i|d))\$v=\d+\$([a-z]=\d+(?:,[a-z]=\d+)*)\$/
 
 /**
  * Hashes and verifies passwords with argon2id. The argon2 package runs each hash on libuv's thread pool, so
- * hashing never blocks the event loop.
+ * hashing never blocks the event loop. At most `concurrency` hashes run at once and `queueLimit` wait;
+ * a hash beyond them throws HashQueueFullError at once.
  */
 export class PasswordHasher {
   /** Verifications done since start; every login attempt must add exactly one, whatever its outcome. */
   verifications = 0;
 
   private dummyHash: Promise<string> | null = null;
+  readonly limiter: HashLimiter;
 
-  constructor(private readonly settings: HashSettings) {}
+  constructor(private readonly settings: HashSettings) {
+    this.limiter = new HashLimiter({ concurrency: settings.concurrency, queueLimit: settings.queueLimit });
+  }
 
   async hash(password: string): Promise<string> {
-    return argon2.hash(normalizePassword(password), {
-      type: argon2.argon2id,
-      memoryCost: this.settings.memoryKib,
-      timeCost: this.settings.timeCost,
-      parallelism: this.settings.parallelism,
-    });
+    return this.limiter.run(() =>
+      argon2.hash(normalizePassword(password), {
+        type: argon2.argon2id,
+        memoryCost: this.settings.memoryKib,
+        timeCost: this.settings.timeCost,
+        parallelism: this.settings.parallelism,
+      }),
+    );
   }
 
   /**
@@ -38,9 +45,10 @@ export class PasswordHasher {
     this.verifications += 1;
 
     try {
-      const matches = await argon2.verify(hash, normalizePassword(password));
+      const matches = await this.limiter.run(() => argon2.verify(hash, normalizePassword(password)));
       return matches && storedHash !== null;
-    } catch {
+    } catch (error) {
+      if (error instanceof HashQueueFullError) throw error;
       // A stored value that is not a valid argon2 hash matches no password.
       return false;
     }

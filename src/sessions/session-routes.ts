@@ -81,6 +81,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
 
       // A caller authenticated by an Authorization header has no session of its own to keep.
       const keep = caller.via === 'session' ? caller.session : null;
+      authenticator.forgetCredentials(caller.accountUuid);
       await deps.store.transaction(async (stores) => {
         await sessions.endOthers(caller.accountUuid, keep, stores.sessions);
         const details = keep ? `kept session ${keep.publicId}` : 'kept no session';
