@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import pg from 'pg';
 
 import { migrationProvider } from './migrations/index.js';
@@ -43,7 +43,7 @@ export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_P
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 1000');
 
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', description: `sqlite:${file}` };
   }
 
@@ -73,4 +73,28 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
 
   if (error) throw error;
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+}
+
+// Distinct statements the application sends are a few hundred at most; the bound only guards against a
+// statement text that varies without end.
+const MAX_CACHED_STATEMENTS = 1000;
+
+/**
+ * Wraps a better-sqlite3 database so that each distinct SQL text is prepared once and its statement reused:
+ * Kysely's SQLite driver prepares every query it runs, and preparing costs more than running a lookup.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDialectDatabase {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (!statement) {
+        statement = sqlite.prepare(text);
+        if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
 }
