@@ -6,6 +6,8 @@ import path from 'node:path';
 export interface Config {
   host: string;
   port: number;
+  /** Processes that serve on the one port; above 1, a primary process starts and watches them. */
+  workers: number;
   dataDir: string;
   /** `sqlite:` path of the embedded store, or a `postgres://` URL. */
   databaseUrl: string;
@@ -126,6 +128,7 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
   const config: Config = {
     host,
     port,
+    workers: integer(env, 'WORKERS', 1, 1, 256),
     dataDir,
     databaseUrl,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),

@@ -8,7 +8,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return pino(
     {
       level,
-      base: { service: 'sigma-accounts' },
+      // The pid tells the processes of WORKERS=N apart.
+      base: { service: 'sigma-accounts', pid: process.pid },
       redact: {
         paths: [
           'req.headers.authorization',

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 
 import { COMMANDS, findCommand, groupHelp, runCommand } from './cli/cli.js';
 import { CliError } from './cli/command.js';
+import { runPrimary } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
@@ -73,7 +75,13 @@ async function main(args: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel);
-  if (first === 'serve') return serve(config, logger);
+  if (first === 'serve') {
+    if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
+    const code = await serve(config, logger);
+    // A worker's channel to the primary would keep it alive after its server stopped.
+    if (cluster.isWorker) process.disconnect();
+    return code;
+  }
 
   const { db, description } = openDatabase(config.databaseUrl, config);
   try {
