@@ -23,8 +23,8 @@ const PLAIN_LABELS: Record<Operation, string> = {
 };
 
 const COLORS = ['#2f6fb0', '#d9822b'];
-const WIDTH = 980;
-const LABEL_WIDTH = 330;
+const WIDTH = 1010;
+const LABEL_WIDTH = 360;
 const PLOT_WIDTH = 560;
 const BAR_HEIGHT = 11;
 const ROW_GAP = 10;
@@ -86,9 +86,9 @@ export function renderChart(results: BenchResults): string | null {
     parts.push(`<rect x="${legendX}" y="30" width="12" height="12" fill="${COLORS[index % COLORS.length]}"/>`);
     parts.push(`<text x="${legendX + 18}" y="40">${escape(section.store)}</text>`);
   });
-  parts.push(`<text x="${LABEL_WIDTH + sections.length * 160}" y="40" fill="#444">dashed: hello of the same store's runs</text>`);
+  parts.push(`<text x="${LABEL_WIDTH + sections.length * 160}" y="40" fill="#444">dashed: hello around the store's small-store runs</text>`);
   if (rows.some((row) => row.failed.includes(true))) {
-    parts.push(`<text x="${LABEL_WIDTH + sections.length * 160 + 250}" y="40" fill="#b00020">red value: run FAILED</text>`);
+    parts.push(`<text x="${WIDTH - 10}" y="20" text-anchor="end" fill="#b00020">red value: run FAILED</text>`);
   }
 
   const plotBottom = TOP + rows.length * rowHeight;

@@ -126,6 +126,30 @@ function profileTables(store: string, profiled: ProfiledOperation): string[] {
   ];
 }
 
+/** A share of one core above this, used by other processes during the hello runs, marks a shared machine. */
+const SHARED_MACHINE_SHARE = 0.2;
+
+/**
+ * Describes the CPU time that other processes used during the hello runs, when nothing else of the
+ * benchmark is busy, and warns when it is large enough to distort the ratios.
+ */
+function foreignLoad(results: BenchResults): string {
+  const groups: RunGroup[] = [];
+  for (const section of results.stores) {
+    if (isSkipped(section)) continue;
+    groups.push(section.small);
+    if (!isSkipped(section.scale)) groups.push(section.scale);
+  }
+  if (!isSkipped(results.multiCore)) groups.push(results.multiCore);
+
+  const shares = groups.flatMap((group) => [group.hello.before, group.hello.after]).map((run) => run.otherCpuSeconds / run.seconds);
+  if (shares.length === 0) return '';
+  const largest = Math.max(...shares);
+  const measured = `Other processes used up to ${number(100 * largest)}% of a core during the hello runs.`;
+  if (largest <= SHARED_MACHINE_SHARE) return measured;
+  return `${measured} **The machine was shared with other work during this run, so the ratios to hello and the comparisons between runs are distorted by it.**`;
+}
+
 /** Returns the generated part of the load section of docs/benchmarks.md. */
 export function renderReport(results: BenchResults, machine: Machine, settings: RunSettings, postgresVersion: string): string {
   const packages = Object.entries(machine.packages).map(([name, version]) => `${name} ${version}`).join(', ');
@@ -133,7 +157,7 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
   const lines = [
     `Measured on ${results.date} by \`npm run bench\`. Machine: ${machine.cpuModel}, ${machine.cpus} logical CPUs, ${machine.memoryGib.toFixed(1)} GiB RAM,`,
     `${machine.kernel}. Node.js ${machine.node}, SQLite ${machine.sqlite}, PostgreSQL ${postgresVersion}; ${packages}.`,
-    `The 1-minute load average was ${settings.loadBefore} before the runs and ${settings.loadAfter} after them.`,
+    `The 1-minute load average was ${settings.loadBefore} before the runs and ${settings.loadAfter} after them. ${foreignLoad(results)}`,
     '',
     `Settings: ${settings.connections} connections, ${settings.durationSeconds} s per run after ${settings.warmupSeconds} s of warm-up that is not counted;`,
     `argon2id with m=${settings.hash.memoryKib} KiB, t=${settings.hash.timeCost}, p=${settings.hash.parallelism} (the server's defaults); libuv thread pool`,
