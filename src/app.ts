@@ -147,7 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...accountActions(accountDeps),
     ...recoveryActions({ ...accountDeps, passwordResets, passwordChanges }),
     ...emailChangeActions({ emailChange, sessions, authenticator, throttling, publicUrl: config.publicUrl }),
-    ...twoFactorActions({ twoFactor, sessions, authenticator, throttling, store, publicUrl: config.publicUrl }),
+    ...twoFactorActions({ twoFactor, sessions, authenticator, throttling, store, publicUrl: config.publicUrl, sessionTtlSeconds: config.sessionTtlSeconds }),
     ...deletionActions({ deletion: new DeletionService(store, hasher), sessions, authenticator, throttling, publicUrl: config.publicUrl }),
   });
   registerPageAssets(app);

@@ -124,8 +124,12 @@ describe('API tokens, async_auth and API restrictions', () => {
       const updated = await request(`${server.url}${PROFILE_PATH}`, { method: 'PUT', body: { company: 'Acme' }, headers: bearer(full.token) });
       assert.equal(updated.status, 200, updated.text);
       assert.equal((await action(server.url, 'check_login', { headers: bearer(full.token) })).status, 200);
+      // The check actions are POSTs that change nothing, so a read-only token may call them.
       const whoAmI = await action(server.url, 'check_login_with_return_uuid', { headers: bearer(readOnly.token) });
-      assert.equal(whoAmI.status, 403, 'a POST action is an unsafe method for a read-only token');
+      assert.equal(whoAmI.status, 200, whoAmI.text);
+      assert.deepEqual(whoAmI.body, { uuid: account.uuid });
+      assert.equal((await action(server.url, 'check_login', { headers: bearer(readOnly.token) })).status, 200);
+      assert.equal((await action(server.url, 'authenticate_asynchronous', { headers: bearer(readOnly.token) })).status, 403);
 
       assert.equal((await profile({ headers: bearer(readOnly.token) })).status, 200);
       const refused = await request(`${server.url}${PROFILE_PATH}`, { method: 'PUT', body: { company: 'Evil' }, headers: bearer(readOnly.token) });
@@ -164,6 +168,30 @@ describe('API tokens, async_auth and API restrictions', () => {
       const noCsrf = await createToken({ cookies: account.cookies }, { name: 'x' });
       assert.equal(noCsrf.status, 403);
       assert.equal(await sqlRows(server.dataDir, 'select uuid from api_tokens where account_uuid = ?', [account.uuid]).then((rows) => rows.length), 0);
+    });
+
+    test('at most 100 tokens, even in parallel', async () => {
+      const account = await activeAccount(server.url, smtp);
+      const responses = await Promise.all(Array.from({ length: 105 }, (_, index) => createToken(sessionOf(account), { name: `bulk ${index}` })));
+      const created = responses.filter((response) => response.status === 201).length;
+      assert.equal(created, 100);
+      const refused = responses.find((response) => response.status !== 201);
+      assert.equal(refused?.status, 400, refused?.text);
+      assert.match(errorList(refused ?? responses[0]!)[0]?.error_message ?? '', /at most 100 API tokens/);
+    });
+
+    test('impossible expiry and invisible names', async () => {
+      const account = await activeAccount(server.url, smtp);
+      for (const expires of ['2030-02-30T00:00:00Z', '2030-01-01T24:00:00Z', '2030-13-01T00:00:00Z']) {
+        const response = await createToken(sessionOf(account), { name: 'x', expires });
+        assert.equal(response.status, 400, expires);
+        assert.equal(errorList(response)[0]?.error_point, 'expires', expires);
+      }
+      for (const name of ['evil\u202etxt.exe', '\u200b']) {
+        const response = await createToken(sessionOf(account), { name });
+        assert.equal(response.status, 400, JSON.stringify(name));
+        assert.equal(errorList(response)[0]?.error_point, 'name', JSON.stringify(name));
+      }
     });
 
     test('an expired token is refused', async () => {
@@ -220,7 +248,7 @@ describe('API tokens, async_auth and API restrictions', () => {
       const setup = await action(server.url, 'otp_setup', sessionOf(account));
       const { secret } = setup.body as { secret: string };
       const session = sessionOf(account);
-      const enabled = await action(server.url, 'otp_enable', { ...session, headers: { ...session.headers, OTP: totp(secret) } });
+      const enabled = await action(server.url, 'otp_enable', { ...session, body: { password: PASSWORD }, headers: { ...session.headers, OTP: totp(secret) } });
       assert.equal(enabled.status, 200, enabled.text);
 
       const token = await newToken(account);
@@ -275,6 +303,15 @@ describe('API tokens, async_auth and API restrictions', () => {
       assert.equal((await check(longer)).status, 401, 'the expiry is signed');
       assert.equal((await check(asyncAuthValue(account.uuid, inAMinute, 'some-other-key-0123456789abcdef0123456789'))).status, 401);
       assert.equal((await check('garbage')).status, 401);
+    });
+
+    test('other credentials beat the cookie', async () => {
+      const account = await activeAccount(server.url, smtp);
+      const value = asyncAuthValue(account.uuid, Math.floor(Date.now() / 1000) + 60, NEW_KEY);
+      for (const authorization of [basic(account.email, 'wrong password').Authorization ?? '', 'Basic !!!', 'Bearer x']) {
+        const response = await action(server.url, 'check_login_with_return_uuid', { cookies: { async_auth: value }, headers: { Authorization: authorization } });
+        assert.equal(response.status, 401, authorization);
+      }
     });
 
     test('the server signs with the first key of ASYNC_AUTH_KEYS', async () => {

@@ -203,7 +203,7 @@ describe('Digest enabled', () => {
     const session = { cookies: owner.cookies, headers: { 'X-CSRFToken': owner.cookies.csrftoken ?? '' } };
     const setup = await action(server.url, 'otp_setup', session);
     const { secret } = setup.body as { secret: string };
-    const enabled = await action(server.url, 'otp_enable', { ...session, headers: { ...session.headers, OTP: totp(secret) } });
+    const enabled = await action(server.url, 'otp_enable', { ...session, body: { password: PASSWORD }, headers: { ...session.headers, OTP: totp(secret) } });
     assert.equal(enabled.status, 200, enabled.text);
 
     const url = `${server.url}/api/2.0/profile/`;
@@ -543,7 +543,7 @@ describe('Digest disabled', () => {
   test('401 has no Digest challenge', async () => {
     const response = await send(server.url, 'GET', PROFILE_PATH);
     assertStatus(response, 401);
-    assert.deepEqual(challengesOf(response).map((challenge) => challenge.scheme), ['Basic']);
+    assert.deepEqual(challengesOf(response).map((challenge) => challenge.scheme), ['Basic', 'Bearer']);
   });
 
   test('Digest header is 401', async () => {

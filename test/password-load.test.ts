@@ -74,7 +74,7 @@ describe('password hashing under load', () => {
     const wrongAgain = await basicCounted(server.url, server.hasher, account.email, 'not the password');
     assert.equal(wrongAgain.verifications, 1);
 
-    // end_others forgets the remembered credential.
+    // end_others drops the remembered credential from the cache.
     const ended = await request(`${server.url}/api/2.0/accounts/sessions/action/?do=end_others`, { body: {}, headers: basic(account.email) });
     assert.equal(ended.status, 200, ended.text);
     assert.equal((await basicCounted(server.url, server.hasher, account.email)).verifications, 1);

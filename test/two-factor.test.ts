@@ -37,7 +37,8 @@ describe('two-factor authentication', () => {
 
   before(async () => {
     smtp = new SmtpSink();
-    server = await startTestServer({ SMTP_URL: await smtp.start(), THROTTLE_FAILURES_PER_ACCOUNT: String(FAILURES_PER_ACCOUNT) });
+    // No mail throttle, so that a reset link can follow the sign-up mail at once.
+    server = await startTestServer({ SMTP_URL: await smtp.start(), THROTTLE_FAILURES_PER_ACCOUNT: String(FAILURES_PER_ACCOUNT), MAIL_THROTTLE_SECONDS: '0' });
   });
 
   after(async () => {
@@ -56,8 +57,11 @@ describe('two-factor authentication', () => {
     return browserOf(response);
   }
 
-  function verify(browser: Browser, code?: string): Promise<ApiResponse> {
-    return action(server.url, 'verify_otp', { cookies: browser.cookies, headers: { ...browser.headers, ...(code ? { OTP: code } : {}) } });
+  /** Posts verify_otp; on success the browser takes the new session cookies, as a browser would. */
+  async function verify(browser: Browser, code?: string): Promise<ApiResponse> {
+    const response = await action(server.url, 'verify_otp', { cookies: browser.cookies, headers: { ...browser.headers, ...(code ? { OTP: code } : {}) } });
+    if (response.status === 200 && response.cookies.sessionid) Object.assign(browser, browserOf(response));
+    return response;
   }
 
   function profile(browser: Browser): Promise<ApiResponse> {
@@ -72,7 +76,7 @@ describe('two-factor authentication', () => {
     assert.equal(setup.status, 200, setup.text);
     const { secret } = setup.body as { secret: string };
 
-    const enabled = await action(server.url, 'otp_enable', { cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(secret, codeAt) } });
+    const enabled = await action(server.url, 'otp_enable', { body: { password: PASSWORD }, cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(secret, codeAt) } });
     assert.equal(enabled.status, 200, enabled.text);
     return { ...account, browser, secret, recoveryCodes: (enabled.body as { recovery_codes: string[] }).recovery_codes };
   }
@@ -101,16 +105,22 @@ describe('two-factor authentication', () => {
     assert.match(body.qr_svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.doesNotMatch(body.qr_svg, /<script|href=/i);
 
-    const missing = await action(server.url, 'otp_enable', { cookies: browser.cookies, headers: browser.headers });
+    const missing = await action(server.url, 'otp_enable', { body: { password: PASSWORD }, cookies: browser.cookies, headers: browser.headers });
     assert.equal(missing.status, 400, missing.text);
     assert.equal(errorList(missing)[0]?.error_point, 'OTP');
-    const wrong = await action(server.url, 'otp_enable', { cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(body.secret, Date.now() + 5 * STEP_MS) } });
+    const noPassword = await action(server.url, 'otp_enable', { cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(body.secret) } });
+    assert.equal(noPassword.status, 400, noPassword.text);
+    assert.equal(errorList(noPassword)[0]?.error_point, 'password');
+    const wrongPassword = await action(server.url, 'otp_enable', { body: { password: 'not the password' }, cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(body.secret) } });
+    assert.equal(wrongPassword.status, 400, wrongPassword.text);
+    assert.equal(errorList(wrongPassword)[0]?.error_point, 'password');
+    const wrong = await action(server.url, 'otp_enable', { body: { password: PASSWORD }, cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(body.secret, Date.now() + 5 * STEP_MS) } });
     assert.equal(wrong.status, 400, wrong.text);
     assert.equal(errorList(wrong)[0]?.error_point, 'OTP');
     assert.equal((await profile(browser)).status, 200, 'a refused code changes nothing');
     assert.equal(((await profile(browser)).body as { otp_enabled: boolean }).otp_enabled, false);
 
-    const enabled = await action(server.url, 'otp_enable', { cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(body.secret) } });
+    const enabled = await action(server.url, 'otp_enable', { body: { password: PASSWORD }, cookies: browser.cookies, headers: { ...browser.headers, OTP: totp(body.secret) } });
     assert.equal(enabled.status, 200, enabled.text);
     const codes = (enabled.body as { recovery_codes: string[] }).recovery_codes;
     assert.equal(codes.length, 10);
@@ -152,9 +162,14 @@ describe('two-factor authentication', () => {
     assert401(await verify(browser), /OTP header/);
     assert401(await verify(browser, '000000' === totp(account.secret) ? '111111' : '000000'), /wrong or already used/);
 
+    const limitedCookies = { ...browser.cookies };
     const verified = await verify(browser, totp(account.secret, Date.now() + STEP_MS));
     assert.equal(verified.status, 200, verified.text);
     assert.deepEqual(verified.body, {});
+    // The verified session has a new id and CSRF token; the limited one is gone.
+    assert.notEqual(browser.cookies.sessionid, limitedCookies.sessionid);
+    assert.notEqual(browser.cookies.csrftoken, limitedCookies.csrftoken);
+    assert.equal((await action(server.url, 'check_login', { cookies: limitedCookies })).status, 401);
 
     assert.equal((await action(server.url, 'check_login', { cookies: browser.cookies })).status, 200);
     const read = await profile(browser);
@@ -252,6 +267,45 @@ describe('two-factor authentication', () => {
     assert.match(fromProgram.headers.get('www-authenticate') ?? '', /^Basic realm="sigma-accounts"/);
   });
 
+  test('right password never clears code failures', async () => {
+    const account = await twoFactorAccount();
+    const url = `${server.url}${PROFILE_PATH}`;
+    const wrongCode = totp(account.secret, Date.now() + 10 * STEP_MS);
+
+    // Each request has the right password, which clears password failures, and a wrong code.
+    const statuses: number[] = [];
+    for (let attempt = 1; attempt <= FAILURES_PER_ACCOUNT + 1; attempt += 1) {
+      statuses.push((await request(url, { method: 'GET', headers: { ...basic(account.email), OTP: wrongCode } })).status);
+    }
+    assert.deepEqual(statuses.slice(0, FAILURES_PER_ACCOUNT), Array(FAILURES_PER_ACCOUNT).fill(401));
+    assert.equal(statuses[FAILURES_PER_ACCOUNT], 429, statuses.join(','));
+  });
+
+  test('password reset on two-factor account needs a code', async () => {
+    const account = await twoFactorAccount();
+    const requested = await action(server.url, 'request_password_reset', { body: { email: account.email } });
+    assert.equal(requested.status, 200, requested.text);
+    const mails = await smtp.waitFor(account.email, 3);
+    const link = /token=([A-Za-z0-9_-]+)/.exec(mails.at(-1)?.text ?? '')?.[1] ?? '';
+
+    const reset = await action(server.url, 'reset_password', { body: { token: link, password: 'a new passphrase for the reset' } });
+    assert.equal(reset.status, 200, reset.text);
+    const browser = browserOf(reset);
+    assert401(await profile(browser), /two-factor verification is pending/);
+    assert.equal((await verify(browser, totp(account.secret, Date.now() + STEP_MS))).status, 200);
+    assert.equal((await profile(browser)).status, 200);
+  });
+
+  test('otp_disable over Basic takes one code', async () => {
+    const account = await twoFactorAccount();
+    const off = await action(server.url, 'otp_disable', {
+      body: { password: PASSWORD },
+      headers: { ...basic(account.email), OTP: account.recoveryCodes[5] ?? '' },
+    });
+    assert.equal(off.status, 200, off.text);
+    assert.equal((await request(`${server.url}${PROFILE_PATH}`, { method: 'GET', headers: basic(account.email) })).status, 200);
+  });
+
   test('failed codes count toward the account throttle', async () => {
     const account = await twoFactorAccount();
     const browser = await login(account.email);
@@ -342,10 +396,12 @@ describe('two-factor authentication', () => {
         assert.match(secret, /^[A-Z2-7]{32}$/);
 
         await page.getByLabel(/six-digit code/).fill('000000' === totp(secret) ? '111111' : '000000');
+        await page.getByLabel(/Your password/).fill(PASSWORD);
         await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
         await page.getByRole('status').filter({ hasText: /not a current code/ }).waitFor();
 
         await page.getByLabel(/six-digit code/).fill(totp(secret));
+        await page.getByLabel(/Your password/).fill(PASSWORD);
         await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
         await page.getByRole('status').filter({ hasText: 'Two-factor authentication is on.' }).waitFor();
         const codes = await page.locator('#recovery-codes li').allTextContents();

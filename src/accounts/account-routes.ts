@@ -143,7 +143,7 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
   const checkLogin: Action<Record<string, never>> = {
     body: noFields,
     handle: async (request) => {
-      await authenticator.require(request);
+      await authenticator.require(request, { changesNothing: true });
       return {};
     },
   };
@@ -152,15 +152,16 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
     body: { type: 'object', properties: credentials, additionalProperties: false },
     handle: async (request, _reply, body) => {
       if (body.username === undefined && body.password === undefined) {
-        // A companion service learns who holds an async_auth cookie; credentials of the request come first.
+        // A companion service learns who holds an async_auth cookie. It counts only for a request without
+        // other credentials: an Authorization header or a session is judged alone, even when it is wrong.
         const asyncAuth = request.cookies[ASYNC_AUTH_COOKIE];
-        if (asyncAuth && !(await authenticator.identify(request))) {
+        if (asyncAuth && request.headers.authorization === undefined && !(await authenticator.identify(request))) {
           const uuid = (await deps.asyncAuth()).verify(asyncAuth, Date.now());
           const account = uuid ? await deps.store.accounts.findByUuid(uuid) : null;
           if (account?.state === 'active') return { uuid: account.uuid };
           throw authenticator.challenge('the async_auth cookie is expired, tampered with, or of an account that is no longer active');
         }
-        const caller = await authenticator.require(request);
+        const caller = await authenticator.require(request, { changesNothing: true });
         return { uuid: caller.accountUuid };
       }
       if (body.username === undefined || body.password === undefined) {

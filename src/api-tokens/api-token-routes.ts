@@ -25,6 +25,8 @@ const NAME_MAX_LENGTH = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // An ISO 8601 date and time with a UTC offset or Z, as the API writes times.
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+// Unicode format characters: zero-width spaces and joiners, and the marks that reverse the direction of text.
+const INVISIBLE = /\p{Cf}/u;
 
 interface CreateBody {
   name: string;
@@ -75,6 +77,7 @@ export function registerApiTokenRoutes(app: FastifyInstance, deps: ApiTokenRoute
       const now = Date.now();
       const name = body.name.trim();
       if (name === '') throw validationError('name', 'name must not be blank');
+      if (INVISIBLE.test(name)) throw validationError('name', 'name must not contain invisible or direction-changing characters');
       const expiresAt = body.expires == null ? null : expiryOf(body.expires, now);
 
       const created = await apiTokens.create(caller.accountUuid, { name, expiresAt, readOnly: body.read_only === true }, now, clientOf(request));
@@ -90,7 +93,8 @@ export function registerApiTokenRoutes(app: FastifyInstance, deps: ApiTokenRoute
       const caller = await manager(request);
       const uuid = (request.params as { uuid: string }).uuid.toLowerCase();
       if (!UUID.test(uuid) || !(await apiTokens.revoke(caller.accountUuid, uuid, clientOf(request)))) {
-        throw notFoundError(`API token ${uuid.slice(0, 64)} does not exist among the tokens of this account`);
+        const shown = UUID.test(uuid) ? `API token ${uuid}` : 'the API token of this id';
+        throw notFoundError(`${shown} does not exist among the tokens of this account`);
       }
       return {};
     },
@@ -98,10 +102,17 @@ export function registerApiTokenRoutes(app: FastifyInstance, deps: ApiTokenRoute
 }
 
 function expiryOf(text: string, now: number): number {
-  const at = ISO_DATE_TIME.test(text) ? Date.parse(text) : Number.NaN;
+  const at = ISO_DATE_TIME.test(text) && realCalendarTime(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(at)) throw validationError('expires', 'expires must be a date and time in ISO 8601 with an offset, such as 2027-01-31T12:00:00+00:00, or null');
   if (at <= now) throw validationError('expires', 'expires must be in the future');
   return at;
+}
+
+/** Returns whether the date and time in an ISO 8601 text exist, so that 2030-02-30 or 24:00 never roll over. */
+function realCalendarTime(text: string): boolean {
+  const [year, month, day, hour, minute] = (text.match(/\d+/g) ?? []).map(Number);
+  const date = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day ?? 0));
+  return date.getUTCMonth() === (month ?? 0) - 1 && date.getUTCDate() === day && (hour ?? 24) < 24 && (minute ?? 60) < 60;
 }
 
 /** Returns a token as its owner sees it: never the secret, which only the response to its creation holds. */

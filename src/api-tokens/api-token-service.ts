@@ -34,6 +34,7 @@ export class ApiTokenService {
     const record: ApiTokenRecord = { uuid: randomUUID(), accountUuid, ...token, createdAt: now, lastUsedAt: null };
 
     return this.store.transaction(async (stores) => {
+      await stores.apiTokens.lockOwner(accountUuid);
       if ((await stores.apiTokens.listOf(accountUuid)).length >= MAX_TOKENS_PER_ACCOUNT) return null;
       await stores.apiTokens.insert(record, digestOf(secret));
       await stores.audit.record({ type: 'create_api_token', actor: accountUuid, accountUuid, client: origin, details: `token ${record.uuid}` });

@@ -20,6 +20,11 @@ export interface LiveApiToken extends ApiTokenRecord {
 /** Persistence of API tokens, owned by the API token feature. */
 export interface ApiTokenStore {
   insert(token: ApiTokenRecord, digest: string): Promise<void>;
+  /**
+   * Locks the account's row until the transaction of the store ends, so that token creations of one
+   * account, on any node, count and insert one after another.
+   */
+  lockOwner(accountUuid: string): Promise<void>;
   /** Returns the token of this digest when it has not expired at `now` and its account is active. */
   findValid(digest: string, now: number): Promise<LiveApiToken | null>;
   /** Returns the account's tokens, newest first, expired ones included. */

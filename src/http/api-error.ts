@@ -53,7 +53,10 @@ export function notFoundError(message: string): ApiError {
   return new ApiError(404, [{ error_type: 'notexist', error_message: message, error_point: null }]);
 }
 
-export function notAuthenticatedError(challenges: string[], message = 'authentication required: log in, or send HTTP Basic credentials'): ApiError {
+export function notAuthenticatedError(
+  challenges: string[],
+  message = 'authentication required: log in, or send HTTP Basic credentials or an API token (Authorization: Bearer)',
+): ApiError {
   return new ApiError(
     401,
     [{ error_type: 'permission', error_message: message, error_point: null }],

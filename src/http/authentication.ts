@@ -25,6 +25,8 @@ export type Caller = { accountUuid: string; restrictions: ApiRestrictions } & (
 export interface RequireOptions {
   /** Accept a session whose second factor is not verified yet, as verify_otp must. */
   secondFactorPending?: boolean;
+  /** The route changes nothing whatever its method, so read-only API tokens may call it. */
+  changesNothing?: boolean;
 }
 
 export const REALM = 'sigma-accounts';
@@ -84,7 +86,7 @@ export class Authenticator {
     }
 
     assertAllowed(request, caller.restrictions);
-    if (caller.via === 'token' && caller.token.readOnly && !SAFE_METHODS.has(request.method)) {
+    if (caller.via === 'token' && caller.token.readOnly && !SAFE_METHODS.has(request.method) && !options.changesNothing) {
       throw permissionError(`this API token is read-only: it may send ${[...SAFE_METHODS].join(', ')} requests only`);
     }
     return caller;
@@ -101,13 +103,13 @@ export class Authenticator {
     const code = otpOf(request);
     if (code === null) throw this.challenge(OTP_NEEDED);
     const check = () => this.twoFactor.checkCode(account.uuid, code, Date.now());
-    if ((await this.throttle.guard(request, { accountUuid: account.uuid }, check, codeCheckOutcome)) !== 'accepted') {
+    if ((await this.throttle.guard(request, { secondFactorOf: account.uuid }, check, codeCheckOutcome)) !== 'accepted') {
       throw this.challenge(WRONG_CODE);
     }
   }
 
   challenge(message?: string, stale = false): ApiError {
-    const challenges = [`Basic realm="${REALM}", charset="UTF-8"`, ...(this.digest?.challenges(stale) ?? [])];
+    const challenges = [`Basic realm="${REALM}", charset="UTF-8"`, ...(this.digest?.challenges(stale) ?? []), `Bearer realm="${REALM}"`];
     return notAuthenticatedError(challenges, message);
   }
 

@@ -22,12 +22,16 @@ const PAGE_HEADERS = {
 /** Registers the style sheet and the form script that every page loads. */
 export function registerPageAssets(app: FastifyInstance): void {
   registerResource(app, `${ASSETS_PATH}page.css`, {
-    GET: async (_request, reply) => reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(PAGE_CSS),
+    GET: async (_request, reply) => sendAsset(reply, 'text/css; charset=utf-8', PAGE_CSS),
   });
   registerResource(app, `${ASSETS_PATH}form.js`, {
-    GET: async (_request, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(FORM_JS),
+    GET: async (_request, reply) => sendAsset(reply, 'text/javascript; charset=utf-8', FORM_JS),
   });
+}
+
+/** Sends a style sheet or script of the pages, which browsers may keep for an hour. */
+export function sendAsset(reply: FastifyReply, type: string, body: string): FastifyReply {
+  return reply.type(type).headers({ 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' }).send(body);
 }
 
 export interface FormPage {

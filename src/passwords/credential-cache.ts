@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 export interface CredentialCacheSettings {
   /** How long a verified credential is remembered, in milliseconds; 0 turns the cache off. */
   ttlMs: number;
-  /** The most credentials remembered at once; the oldest go first. */
+  /** The maximum number of credentials remembered at once; the oldest go first. */
   maxEntries: number;
 }
 
@@ -17,9 +17,9 @@ interface Entry {
 /**
  * Remembers, for a short time, that a username and password matched an account's stored hash, so that a
  * program sending the same Basic credentials with every request is not hashed again each time. Entries are
- * keyed by an HMAC of the credentials under a random key of this process, never by the password, and count
- * only while the account's stored hash is still the one they matched, so a password change on any node
- * voids them.
+ * keyed by an HMAC of the credentials under a random key of this process, never by the password. An entry
+ * counts only while the account's stored hash is still the one it matched, so a password change on any
+ * node voids it.
  */
 export class CredentialCache {
   private readonly key = randomBytes(32);

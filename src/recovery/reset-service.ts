@@ -128,7 +128,8 @@ export class PasswordResetService {
       if (issuedBeforePasswordChange(check.token, account)) return fail('used_token', USED_TOKEN);
 
       await this.updater.apply(stores, account, hashed, 'reset', now);
-      const session = await this.sessions.start(account.uuid, client, now, stores.sessions);
+      // The mailbox is one factor: a two-factor account still has to give a code before the session is full.
+      const session = await this.sessions.start(account.uuid, client, now, stores.sessions, { secondFactorPending: account.twoFactorEnabled });
       await stores.audit.record({ type: 'reset_password', actor: account.uuid, accountUuid: account.uuid, client });
       return { ok: true, accountUuid: account.uuid, session };
     });

@@ -1,10 +1,20 @@
 import type { Kysely, Selectable } from 'kysely';
 
 import type { ApiTokenRecord, ApiTokenStore, LiveApiToken } from '../api-tokens/api-token-store.js';
+import type { Dialect } from './database.js';
 import type { ApiTokenTable, Database } from './schema.js';
 
 export class KyselyApiTokenStore implements ApiTokenStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async lockOwner(accountUuid: string): Promise<void> {
+    // SQLite runs one write transaction at a time, so only PostgreSQL needs the row lock.
+    if (this.dialect !== 'postgres') return;
+    await this.db.selectFrom('accounts').select('uuid').where('uuid', '=', accountUuid).forUpdate().execute();
+  }
 
   async insert(token: ApiTokenRecord, digest: string): Promise<void> {
     await this.db

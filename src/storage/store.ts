@@ -100,6 +100,6 @@ function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
     throttle: new KyselyThrottleStore(db),
     audit: new KyselyAuditStore(db, 'immediate'),
     twoFactor: new KyselyTwoFactorStore(db),
-    apiTokens: new KyselyApiTokenStore(db),
+    apiTokens: new KyselyApiTokenStore(db, dialect),
   };
 }

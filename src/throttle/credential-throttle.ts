@@ -11,8 +11,12 @@ import type { ThrottleStore } from './throttle-store.js';
 /** The result of a password check for throttling: `neutral` when no password was compared, or the check failed for another reason. */
 export type CheckOutcome = 'success' | 'failure' | 'neutral';
 
-/** Whose password a check tests: the username a client sent, or the account of an authenticated caller. */
-export type CheckSubject = { username: string } | { accountUuid: string };
+/**
+ * Whose secret a check tests: the password of the username a client sent or of an authenticated caller's
+ * account, or the second factor of an account. Second-factor failures count apart from password ones, so
+ * that a right password, which clears the password failures, never clears them.
+ */
+export type CheckSubject = { username: string } | { accountUuid: string } | { secondFactorOf: string };
 
 interface CheckKeys {
   ip: string;
@@ -120,7 +124,10 @@ export class CredentialThrottle {
   }
 
   private async keysOf(ip: string, subject: CheckSubject): Promise<CheckKeys> {
-    const account = 'username' in subject ? usernameKey(subject.username) : await this.accountKey(subject.accountUuid);
+    let account: string;
+    if ('username' in subject) account = usernameKey(subject.username);
+    else if ('accountUuid' in subject) account = await this.accountKey(subject.accountUuid);
+    else account = `second-factor:${await this.accountKey(subject.secondFactorOf)}`;
     // Addresses are stored only as digests, so that the counters keep no copy of what anyone typed.
     const digest = createHash('sha256').update(account).digest('base64url').slice(0, 32);
     return {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { registerResource } from '../http/resource.js';
 import { cookieNamesOf } from '../http/session-cookies.js';
 import { escapeHtml, PRODUCT_NAME } from '../mail/messages.js';
-import { ASSETS_PATH, sendPage } from '../pages/page.js';
+import { ASSETS_PATH, sendAsset, sendPage } from '../pages/page.js';
 import { TWO_FACTOR_JS } from './two-factor-script.js';
 
 export const TWO_FACTOR_PAGE_PATH = '/accounts/two-factor/';
@@ -15,8 +15,7 @@ export const TWO_FACTOR_PAGE_PATH = '/accounts/two-factor/';
  */
 export function registerTwoFactorPage(app: FastifyInstance): void {
   registerResource(app, `${ASSETS_PATH}two-factor.js`, {
-    GET: async (_request, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(TWO_FACTOR_JS),
+    GET: async (_request, reply) => sendAsset(reply, 'text/javascript; charset=utf-8', TWO_FACTOR_JS),
   });
 
   registerResource(app, TWO_FACTOR_PAGE_PATH, {
@@ -58,6 +57,9 @@ export function registerTwoFactorPage(app: FastifyInstance): void {
     <p class="hint">Cannot scan it? Type this key into the app instead: <code id="secret"></code></p>
     <label for="enable-code">Then type the six-digit code the app shows
       <input id="enable-code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
+    </label>
+    <label for="enable-password">Your password, to confirm it is you
+      <input id="enable-password" name="password" type="password" autocomplete="current-password" required>
     </label>
     <button type="submit">Turn on two-factor authentication</button>
   </form>

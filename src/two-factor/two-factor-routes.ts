@@ -1,8 +1,10 @@
 import { clientOf } from '../accounts/account-routes.js';
 import { type ApiError, permissionError, validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
+import type { BodySchema } from '../http/body-schema.js';
 import { type Authenticator, type Caller, codeCheckOutcome, otpOf, sessionCaller } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
+import { setSessionCookies } from '../http/session-cookies.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
 import type { CheckOutcome } from '../throttle/credential-throttle.js';
@@ -16,9 +18,11 @@ export interface TwoFactorRouteDeps {
   throttling: Throttling;
   store: Store;
   publicUrl: string;
+  sessionTtlSeconds: number;
 }
 
 const noFields = { type: 'object', properties: {}, additionalProperties: false } as const;
+const passwordOnly: BodySchema = { type: 'object', properties: { password: { type: 'string' } }, required: ['password'], additionalProperties: false };
 const MISSING_CODE = 'send the current code of your authenticator app in the OTP header';
 
 /**
@@ -46,31 +50,33 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
     },
   };
 
-  const otpEnable: Action<Record<string, never>> = {
-    body: noFields,
-    handle: async (request) => {
-      const caller = await changer(request);
-      const code = otpOf(request);
-      if (code === null) throw validationError('OTP', MISSING_CODE);
-
-      const keep = caller.via === 'session' ? caller.session : null;
-      const enable = () => twoFactor.enable(caller.accountUuid, code, keep, Date.now(), clientOf(request));
-      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, enable, changeCheckOutcome);
-      if (!outcome.ok) throw refusal(outcome);
-      return { recovery_codes: outcome.recoveryCodes };
-    },
-  };
-
-  const otpDisable: Action<{ password: string }> = {
-    body: { type: 'object', properties: { password: { type: 'string' } }, required: ['password'], additionalProperties: false },
+  const otpEnable: Action<{ password: string }> = {
+    body: passwordOnly,
     handle: async (request, _reply, body) => {
       const caller = await changer(request);
       const code = otpOf(request);
       if (code === null) throw validationError('OTP', MISSING_CODE);
 
       const keep = caller.via === 'session' ? caller.session : null;
+      const enable = () => twoFactor.enable(caller.accountUuid, body.password, code, keep, Date.now(), clientOf(request));
+      const outcome = await deps.throttling.credentials.guard(request, { secondFactorOf: caller.accountUuid }, enable, changeCheckOutcome);
+      if (!outcome.ok) throw refusal(outcome);
+      return { recovery_codes: outcome.recoveryCodes };
+    },
+  };
+
+  const otpDisable: Action<{ password: string }> = {
+    body: passwordOnly,
+    handle: async (request, _reply, body) => {
+      const caller = await changer(request);
+      // Basic and Digest on a two-factor account took the request's code already, so it is not asked twice.
+      const codeTaken = caller.via === 'basic' || caller.via === 'digest';
+      const code = codeTaken ? null : otpOf(request);
+      if (!codeTaken && code === null) throw validationError('OTP', MISSING_CODE);
+
+      const keep = caller.via === 'session' ? caller.session : null;
       const disable = () => twoFactor.disable(caller.accountUuid, body.password, code, keep, Date.now(), clientOf(request));
-      const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, disable, changeCheckOutcome);
+      const outcome = await deps.throttling.credentials.guard(request, { secondFactorOf: caller.accountUuid }, disable, changeCheckOutcome);
       if (!outcome.ok) throw refusal(outcome);
       return {};
     },
@@ -78,7 +84,7 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
   const verifyOtp: Action<Record<string, never>> = {
     body: noFields,
-    handle: async (request) => {
+    handle: async (request, reply) => {
       const session = await authenticator.sessionOf(request);
       if (!session) throw authenticator.challenge('log in first: verify_otp completes the login of a session');
       assertCsrf(request, sessionCaller(session), sessions, deps.publicUrl);
@@ -88,17 +94,24 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
       const code = otpOf(request);
       if (code === null) throw authenticator.challenge(MISSING_CODE);
       const accountUuid = session.accountUuid;
-      const event = { type: 'verify_otp', actor: accountUuid, accountUuid, client: clientOf(request), details: `session ${session.publicId}` } as const;
+      const client = clientOf(request);
+      const event = { type: 'verify_otp', actor: accountUuid, accountUuid, client } as const;
 
       const check = () => twoFactor.checkCode(accountUuid, code, Date.now());
-      if ((await deps.throttling.credentials.guard(request, { accountUuid }, check, codeCheckOutcome)) !== 'accepted') {
-        await deps.store.audit.record({ ...event, failure: 'wrong_code' });
+      if ((await deps.throttling.credentials.guard(request, { secondFactorOf: accountUuid }, check, codeCheckOutcome)) !== 'accepted') {
+        await deps.store.audit.record({ ...event, details: `session ${session.publicId}`, failure: 'wrong_code' });
         throw authenticator.challenge(WRONG_CODE);
       }
-      await deps.store.transaction(async (stores) => {
-        await sessions.completeSecondFactor(session, stores.sessions);
-        await stores.audit.record(event);
+
+      // The verified session gets a new id and CSRF token, so that a pending session planted in someone's
+      // browser before they typed their code is never promoted.
+      const started = await deps.store.transaction(async (stores) => {
+        await sessions.end(session, stores.sessions);
+        const full = await sessions.start(accountUuid, client, Date.now(), stores.sessions);
+        await stores.audit.record({ ...event, details: `session ${full.record.publicId}` });
+        return full;
       });
+      setSessionCookies(request, reply, started, deps.sessionTtlSeconds);
       return {};
     },
   };

@@ -103,8 +103,9 @@ export const TWO_FACTOR_JS = `
   });
 
   onSubmit('enable-form', function (form) {
-    return action('otp_enable', {}, form.elements.code.value.trim()).then(function (reply) {
+    return action('otp_enable', { password: form.elements.password.value }, form.elements.code.value.trim()).then(function (reply) {
       if (!reply.ok) return say('error', problem(reply));
+      form.reset();
       var list = element('recovery-codes');
       list.textContent = '';
       reply.result.recovery_codes.forEach(function (code) {

@@ -41,6 +41,7 @@ const RECOVERY_CODE_LENGTH = 12;
 const ALREADY_ON = 'two-factor authentication is already on; turn it off with otp_disable before setting it up again';
 const NOT_ON = 'two-factor authentication is not on for this account';
 const INACTIVE = 'the account is disabled or deleted';
+const WRONG_PASSWORD = 'password is not the current password of this account';
 export const WRONG_CODE = 'the code in the OTP header is wrong or already used; wait for the next code of your authenticator app and retry';
 
 /**
@@ -82,17 +83,29 @@ export class TwoFactorService {
   }
 
   /**
-   * Turns two-factor authentication on when `code` is a current code of the secret from otp_setup. Every
+   * Turns two-factor authentication on when `password` is the account's and `code` is a current code of the
+   * secret from otp_setup, so that a stolen session alone cannot lock the owner out. Every
    * session of the account but `keep` ends, and the owner gets a notice email. Returns the recovery codes,
    * which exist nowhere else.
    */
-  async enable(accountUuid: string, code: string, keep: SessionRecord | null, now: number, origin: ClientInfo): Promise<{ ok: true; recoveryCodes: string[] } | ChangeRefusal> {
+  async enable(
+    accountUuid: string,
+    password: string,
+    code: string,
+    keep: SessionRecord | null,
+    now: number,
+    origin: ClientInfo,
+  ): Promise<{ ok: true; recoveryCodes: string[] } | ChangeRefusal> {
     const event = { type: 'otp_enable', actor: accountUuid, accountUuid, client: origin } as const;
     const account = await this.store.accounts.findByUuid(accountUuid);
     const state = await this.store.twoFactor.find(accountUuid);
     if (account?.state !== 'active' || !state) return { ok: false, field: null, reason: INACTIVE };
     if (state.secret !== null) return { ok: false, field: null, reason: ALREADY_ON };
     if (state.pendingSecret === null) return { ok: false, field: null, reason: 'call otp_setup first: there is no secret to confirm' };
+    if (!(await verifyCurrentPassword(this.hasher, account.passwordHash, password))) {
+      await this.store.audit.record({ ...event, failure: 'wrong_password' });
+      return { ok: false, field: 'password', reason: WRONG_PASSWORD };
+    }
 
     const step = totpStepOf(state.pendingSecret, code, now);
     if (step === null) {
@@ -117,9 +130,17 @@ export class TwoFactorService {
 
   /**
    * Turns two-factor authentication off after one check of the password and of `code` (a TOTP or recovery
-   * code). Every session of the account but `keep` ends, and the owner gets a notice email.
+   * code). A null `code` means the request's own authentication already took a code, as Basic and Digest
+   * do on such an account. Every session of the account but `keep` ends, and the owner gets a notice email.
    */
-  async disable(accountUuid: string, password: string, code: string, keep: SessionRecord | null, now: number, origin: ClientInfo): Promise<{ ok: true } | ChangeRefusal> {
+  async disable(
+    accountUuid: string,
+    password: string,
+    code: string | null,
+    keep: SessionRecord | null,
+    now: number,
+    origin: ClientInfo,
+  ): Promise<{ ok: true } | ChangeRefusal> {
     const event = { type: 'otp_disable', actor: accountUuid, accountUuid, client: origin } as const;
     const account = await this.store.accounts.findByUuid(accountUuid);
     if (account?.state !== 'active') return { ok: false, field: null, reason: INACTIVE };
@@ -127,9 +148,9 @@ export class TwoFactorService {
 
     if (!(await verifyCurrentPassword(this.hasher, account.passwordHash, password))) {
       await this.store.audit.record({ ...event, failure: 'wrong_password' });
-      return { ok: false, field: 'password', reason: 'password is not the current password of this account' };
+      return { ok: false, field: 'password', reason: WRONG_PASSWORD };
     }
-    if ((await this.checkCode(accountUuid, code, now)) !== 'accepted') {
+    if (code !== null && (await this.checkCode(accountUuid, code, now)) !== 'accepted') {
       await this.store.audit.record({ ...event, failure: 'wrong_code' });
       return { ok: false, field: 'OTP', reason: WRONG_CODE };
     }
