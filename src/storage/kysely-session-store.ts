@@ -3,9 +3,13 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely';
 
 import type { LiveSession, Liveness, Page, SessionRecord, SessionStore } from '../sessions/session-store.js';
-import type { Database, SessionTable } from './schema.js';
+import { CompiledTemplate } from './compiled-query.js';
+import type { AccountTable, Database, SessionTable } from './schema.js';
 
 export class KyselySessionStore implements SessionStore {
+  private findLive: SessionLookup | null = null;
+  private findLiveIdle: SessionLookup | null = null;
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(session: SessionRecord): Promise<void> {
@@ -27,19 +31,28 @@ export class KyselySessionStore implements SessionStore {
   }
 
   async findValid(digest: string, liveness: Liveness): Promise<LiveSession | null> {
-    const row = await whereLive(
-      this.db
+    // Every authenticated request by cookie runs this lookup, so its SQL is compiled once per variant.
+    const withIdleTimeout = liveness.idleTimeoutMs > 0;
+    const template = withIdleTimeout ? (this.findLiveIdle ??= this.findLiveTemplate(true)) : (this.findLive ??= this.findLiveTemplate(false));
+    const values = withIdleTimeout ? [digest, liveness.now, liveness.now - liveness.idleTimeoutMs] : [digest, liveness.now];
+    const [row] = await template.run(this.db, values);
+    if (!row) return null;
+    return { ...toRecord(row), restrictions: { httpsOnly: row.api_https_only === 1, networks: row.network_restrictions } };
+  }
+
+  private findLiveTemplate(withIdleTimeout: boolean) {
+    return new CompiledTemplate((digest = '', now = '', seenSince = '') => {
+      const query = this.db
         .selectFrom('sessions')
         .innerJoin('accounts', 'accounts.uuid', 'sessions.account_uuid')
         .selectAll('sessions')
         .select(['accounts.api_https_only', 'accounts.network_restrictions'])
         .where('sessions.digest', '=', digest)
-        .where('accounts.state', '=', 'active'),
-      liveness,
-    ).executeTakeFirst();
-
-    if (!row) return null;
-    return { ...toRecord(row), restrictions: { httpsOnly: row.api_https_only === 1, networks: row.network_restrictions } };
+        .where('accounts.state', '=', 'active')
+        // The stand-ins are strings; the values that replace them are numbers.
+        .where('sessions.expires_at', '>', now as unknown as number);
+      return withIdleTimeout ? query.where('sessions.last_seen_at', '>', seenSince as unknown as number) : query;
+    }, withIdleTimeout ? 3 : 2);
   }
 
   async completeSecondFactor(digest: string, expiresAt: number): Promise<boolean> {
@@ -132,6 +145,8 @@ export class KyselySessionStore implements SessionStore {
     }
   }
 }
+
+type SessionLookup = CompiledTemplate<Selectable<SessionTable> & Pick<Selectable<AccountTable>, 'api_https_only' | 'network_restrictions'>>;
 
 function whereLive<O>(query: SelectQueryBuilder<Database, 'sessions', O>, liveness: Liveness): SelectQueryBuilder<Database, 'sessions', O> {
   const live = query.where('sessions.expires_at', '>', liveness.now);
