@@ -45,7 +45,10 @@ export async function runPrimary(config: Readonly<Config>, logger: Logger): Prom
     cluster.on('exit', (worker, code, signal) => {
       const running = Object.keys(cluster.workers ?? {}).length;
       if (stopping) {
-        if (running === 0) resolve(exitCode);
+        if (running === 0) {
+          logger.info('every worker stopped');
+          resolve(exitCode);
+        }
         return;
       }
 

@@ -369,6 +369,15 @@ describe('API tokens, async_auth and API restrictions', () => {
       });
       assert.equal(off.status, 200, off.text);
       assert.deepEqual(await statuses(ways), { session: 200, basic: 200, bearer: 200 });
+
+      // Locked out over plain HTTP, the owner gets help from an operator.
+      await request(`${server.url}${PROFILE_PATH}`, { method: 'PUT', body: { api_https_only: true }, ...sessionOf(account) });
+      assert.deepEqual(await statuses(ways), { session: 403, basic: 403, bearer: 403 });
+      await cli('accounts', 'allow-http', account.email);
+      assert.deepEqual(await statuses(ways), { session: 200, basic: 200, bearer: 200 });
+
+      const changes = await sqlRows<{ details: string }>(server.dataDir, "select details from audit_log where account_uuid = ? and type = 'set_api_https_only' order by seq", [account.uuid]);
+      assert.deepEqual(changes.map((row) => row.details), ['api_https_only true', 'api_https_only false', 'api_https_only true', 'api_https_only false']);
     });
 
     test('network_restrictions set through the command line refuse other networks', async () => {

@@ -20,6 +20,7 @@ const CATEGORIES = {
   enable_account: 'Accounts',
   set_account_state: 'Accounts',
   set_network_restrictions: 'Accounts',
+  set_api_https_only: 'Accounts',
   otp_setup: 'Two-factor',
   otp_enable: 'Two-factor',
   otp_disable: 'Two-factor',

@@ -189,6 +189,23 @@ export const accountCommands: Command[] = [
     },
   },
   {
+    name: 'accounts allow-http',
+    summary: "Set an account's api_https_only back to false, for an owner locked out over plain HTTP.",
+    usage: 'ACCOUNT [--json]',
+    positionals: 1,
+    run: async (context) => {
+      const store = await context.store();
+      const account = await findAccount(store, context.args[0]);
+      await store.transaction(async (stores) => {
+        const profile = await stores.profiles.find(account.uuid, { forUpdate: true });
+        if (!profile) return;
+        await stores.profiles.save(account.uuid, { ...profile.values, api_https_only: false });
+        await stores.audit.record(operatorEvent('set_api_https_only', account.uuid, 'api_https_only false'));
+      });
+      printAccount(context, await findAccount(store, account.uuid));
+    },
+  },
+  {
     name: 'accounts reset-two-factor',
     summary: 'Turn two-factor authentication off for an account whose owner lost the authenticator and the recovery codes.',
     usage: 'ACCOUNT [--json]',

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 
+import { clientOf } from '../accounts/account-routes.js';
 import { notFoundError } from '../http/api-error.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
@@ -32,7 +33,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRouteDe
       assertCsrf(request, caller, deps.sessions, deps.publicUrl);
 
       const body = request.body === undefined ? {} : request.body;
-      const profile = await profiles.update(caller.accountUuid, body);
+      const profile = await profiles.update(caller.accountUuid, body, clientOf(request));
       if (!profile) throw notFoundError('the account has no profile');
       return profile;
     },

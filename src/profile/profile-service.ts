@@ -3,6 +3,7 @@ import countries from 'i18n-iso-countries';
 import { validationErrors } from '../http/api-error.js';
 import { MAX_REPORTED_ERRORS } from '../http/body-schema.js';
 import { isoWithOffset } from '../iso-time.js';
+import type { ClientInfo } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
 import { META_LIMITS, PROFILE_FIELDS, type ProfileField } from './profile-fields.js';
 import type { StoredProfile } from './profile-store.js';
@@ -28,7 +29,7 @@ export class ProfileService {
    * Validates a PUT body and saves its writable fields; read-only fields are ignored. Throws a 400 that
    * lists every invalid or unknown field, saving nothing, when any is wrong.
    */
-  async update(accountUuid: string, body: unknown): Promise<Record<string, unknown> | null> {
+  async update(accountUuid: string, body: unknown, client: ClientInfo | null = null): Promise<Record<string, unknown> | null> {
     const changes = validateUpdate(body);
 
     return this.store.transaction(async (stores) => {
@@ -37,6 +38,11 @@ export class ProfileService {
 
       const values = { ...profile.values, ...changes };
       await stores.profiles.save(accountUuid, values);
+      // api_https_only decides which requests the account accepts, so its changes go to the audit trail.
+      const httpsOnly = values.api_https_only === true;
+      if (httpsOnly !== (profile.values.api_https_only === true)) {
+        await stores.audit.record({ type: 'set_api_https_only', actor: accountUuid, accountUuid, client, details: `api_https_only ${httpsOnly}` });
+      }
       return render({ ...profile, values });
     });
   }
