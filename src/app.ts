@@ -32,6 +32,10 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { registerRequestLog } from './http/request-log.js';
 import { MAX_HEADER_BYTES, registerUrlLimit, TIMEOUT_CHECK_INTERVAL_MS } from './http/request-limits.js';
 import { registerSessionCookies } from './http/session-cookies.js';
+import { registerMetrics } from './metrics/register-metrics.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
+import { MailComposer } from './mail/mail-composer.js';
+import { MailTemplates } from './mail/mail-templates.js';
 import { NewPasswordCheck } from './passwords/new-password-check.js';
 import type { PasswordHasher } from './passwords/password-hasher.js';
 import { PwnedPasswords } from './passwords/pwned-passwords.js';
@@ -57,6 +61,7 @@ export interface AppDeps {
   config: Readonly<Config>;
   store: Store;
   hasher: PasswordHasher;
+  metrics: ServerMetrics;
   logger: Logger;
   /** Called after a request committed mail to the outbox, to start delivery without waiting for a poll. */
   onMailQueued: () => void;
@@ -116,19 +121,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const digest = config.digestAuth ? await startDigest(app, store, config.digestNonceTtlSeconds) : null;
   const credentialCache = new CredentialCache({ ttlMs: config.basicCache.ttlSeconds * 1000, maxEntries: config.basicCache.maxEntries });
-  const accounts = new AccountService(store, hasher, config, deps.onMailQueued, digest, credentialCache);
+  // loadConfig has checked the override folder already. This reads it again, together with the shipped templates.
+  const mail = new MailComposer(MailTemplates.load(config.mailTemplatesDir), config);
+  const accounts = new AccountService(store, hasher, config, mail, deps.onMailQueued, digest, credentialCache);
   const pwned = config.pwnedPasswords ? new PwnedPasswords(config.pwnedPasswords, app.log.child({ component: 'pwned-passwords' })) : null;
   const newPasswords = new NewPasswordCheck(pwned);
   const confirmation = new ConfirmationService(store, hasher, sessions, newPasswords, digest);
-  const throttling = await startThrottling(app, config, store);
-  const twoFactor = new TwoFactorService(store, hasher, sessions, { publicUrl: config.publicUrl }, deps.onMailQueued);
+  const throttling = await startThrottling(app, config, store, deps.metrics.countThrottled);
+  const twoFactor = new TwoFactorService(store, hasher, sessions, mail, deps.onMailQueued);
   const apiTokens = new ApiTokenService(store, deps.logger.child({ component: 'api-tokens' }));
   const authenticator = new Authenticator(accounts, sessions, digest, throttling.credentials, twoFactor, apiTokens);
   const profiles = new ProfileService(store);
-  const passwordUpdater = new PasswordUpdater(hasher, digest, config.publicUrl, newPasswords);
-  const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, deps.onMailQueued, app.log);
+  const passwordUpdater = new PasswordUpdater(hasher, digest, mail, newPasswords);
+  const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, mail, deps.onMailQueued, app.log);
   const passwordChanges = new PasswordChangeService(store, hasher, passwordUpdater, sessions, deps.onMailQueued);
-  const emailChange = new EmailChangeService(store, hasher, config, deps.onMailQueued);
+  const emailChange = new EmailChangeService(store, hasher, config, mail, deps.onMailQueued);
 
   // Every feature contributes its actions to the one `/api/2.0/accounts/action/?do=` resource.
   const accountDeps = {
@@ -143,13 +150,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: config.publicUrl,
     asyncAuth: asyncAuthSigner(store, config.asyncAuthKeys),
   };
-  registerActions(app, '/api/2.0/accounts/', {
+  const actions = {
     ...accountActions(accountDeps),
     ...recoveryActions({ ...accountDeps, passwordResets, passwordChanges }),
     ...emailChangeActions({ emailChange, sessions, authenticator, throttling, publicUrl: config.publicUrl }),
     ...twoFactorActions({ twoFactor, sessions, authenticator, throttling, store, publicUrl: config.publicUrl, sessionTtlSeconds: config.sessionTtlSeconds }),
     ...deletionActions({ deletion: new DeletionService(store, hasher), sessions, authenticator, throttling, publicUrl: config.publicUrl }),
-  });
+  };
+  // Before the first route, because the metrics hooks are added to each route as it is registered.
+  registerMetrics(app, deps.metrics, Object.keys(actions));
+  registerActions(app, '/api/2.0/accounts/', actions);
   registerPageAssets(app);
   registerConfirmPage(app, confirmation);
   registerResetPage(app, passwordResets);

@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import { MailTemplateError, MailTemplates } from './mail/mail-templates.js';
+
 /** Settings read once from the environment at start, validated, then frozen. */
 export interface Config {
   host: string;
@@ -18,6 +20,12 @@ export interface Config {
   publicUrl: string;
   smtpUrl: string | null;
   mailFrom: string;
+  /** Name of the product in email subjects and bodies. */
+  productName: string;
+  /** Base URL of the links in emails, without a trailing slash. */
+  mailLinkBase: string;
+  /** Folder whose template files replace the shipped email templates of the same name, or null. */
+  mailTemplatesDir: string | null;
   logLevel: string;
   /** Proxies whose `X-Forwarded-*` headers are believed: a CIDR list, or false. */
   trustedProxies: string[] | false;
@@ -59,6 +67,16 @@ export interface Config {
   redisUrl: string | null;
   /** Prepended to every Redis key, so that several deployments can share one Redis. */
   redisKeyPrefix: string;
+  metrics: MetricsSettings;
+}
+
+/** Settings of the Prometheus metrics endpoints. The README describes each one. */
+export interface MetricsSettings {
+  /** Port of the metrics listener, or null for none. 0 picks a free port. */
+  port: number | null;
+  host: string;
+  /** Bearer token that `/metrics` requires. With it, the public listener serves `/metrics` too. */
+  token: string | null;
 }
 
 /** Limits on failed password checks and on requests that send mail; the README describes each setting. */
@@ -137,6 +155,9 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     publicUrl,
     smtpUrl,
     mailFrom: mailbox(env, 'MAIL_FROM', `sigma-accounts <no-reply@${new URL(publicUrl).hostname || 'localhost'}>`),
+    productName: productName(env),
+    mailLinkBase: mailLinkBase(env, publicUrl),
+    mailTemplatesDir: mailTemplatesDir(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     trustedProxies: proxyList(env),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
@@ -168,9 +189,10 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     throttle: throttleSettings(env),
     redisUrl: redisLocation(env),
     redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'sigma-accounts:throttle:'),
+    metrics: metricsSettings(env, port),
   };
 
-  return Object.freeze({ ...config, hash: Object.freeze(config.hash), basicCache: Object.freeze(config.basicCache), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle) });
+  return Object.freeze({ ...config, hash: Object.freeze(config.hash), basicCache: Object.freeze(config.basicCache), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle), metrics: Object.freeze(config.metrics) });
 }
 
 function raw(env: Environment, name: string): string | undefined {
@@ -182,10 +204,10 @@ function text(env: Environment, name: string, fallback: string): string {
   return raw(env, name) ?? fallback;
 }
 
-function hostName(env: Environment): string {
-  const value = text(env, 'HOST', '127.0.0.1');
+function hostName(env: Environment, name = 'HOST'): string {
+  const value = text(env, name, '127.0.0.1');
   if (isIP(value) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value)) {
-    throw new ConfigError('HOST must be an IP address or a host name such as 127.0.0.1, 0.0.0.0 or localhost');
+    throw new ConfigError(`${name} must be an IP address or a host name such as 127.0.0.1, 0.0.0.0 or localhost`);
   }
   return value;
 }
@@ -271,6 +293,44 @@ function mailbox(env: Environment, name: string, fallback: string): string {
   return value;
 }
 
+const MAX_PRODUCT_NAME_LENGTH = 100;
+
+function productName(env: Environment): string {
+  const value = text(env, 'PRODUCT_NAME', 'sigma-accounts');
+
+  // The name goes into the Subject header, where a line break would start a header of its own.
+  if (value.length > MAX_PRODUCT_NAME_LENGTH || /\p{Cc}/u.test(value)) {
+    throw new ConfigError(`PRODUCT_NAME must be one line of at most ${MAX_PRODUCT_NAME_LENGTH} characters without control characters`);
+  }
+  return value;
+}
+
+function mailLinkBase(env: Environment, publicUrl: string): string {
+  const value = raw(env, 'MAIL_LINK_BASE');
+  if (value === undefined) return publicUrl;
+
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (!url || !['http:', 'https:'].includes(url.protocol) || /[?#]/.test(url.href) || url.username || url.password) {
+    throw new ConfigError('MAIL_LINK_BASE must be an http:// or https:// URL without credentials, query or fragment, such as https://accounts.example.com');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** Resolves MAIL_TEMPLATES_DIR and checks every template in it, so that a broken file stops the start instead of a send. */
+function mailTemplatesDir(env: Environment): string | null {
+  const value = raw(env, 'MAIL_TEMPLATES_DIR');
+  if (value === undefined) return null;
+
+  const dir = path.resolve(value);
+  try {
+    MailTemplates.load(dir);
+  } catch (error) {
+    if (error instanceof MailTemplateError) throw new ConfigError(`MAIL_TEMPLATES_DIR: ${error.message}`);
+    throw error;
+  }
+  return dir;
+}
+
 /** Returns the host for default links, since a browser cannot open a wildcard listen address. */
 function linkHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return 'localhost';
@@ -317,6 +377,28 @@ function redisLocation(env: Environment): string | null {
     throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL with a host, such as redis://127.0.0.1:6379');
   }
   return value;
+}
+
+// The token68 characters of RFC 7235, which a Bearer token (RFC 6750) is made of.
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+// A shorter token would be within reach of guessing over the network.
+const MIN_METRICS_TOKEN_LENGTH = 32;
+
+function metricsSettings(env: Environment, port: number): MetricsSettings {
+  const host = hostName(env, 'METRICS_HOST');
+  const metricsPort = raw(env, 'METRICS_PORT') === undefined ? null : integer(env, 'METRICS_PORT', 0, 0, 65535);
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT must differ from PORT, because the metrics listener is a second server');
+  }
+
+  // The message never repeats the value, because it is a secret.
+  const token = raw(env, 'METRICS_TOKEN') ?? null;
+  if (token !== null && (token.length < MIN_METRICS_TOKEN_LENGTH || !BEARER_TOKEN.test(token))) {
+    throw new ConfigError(
+      `METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters of A-Z, a-z, 0-9 and -._~+/ (trailing = allowed), such as the output of: openssl rand -base64 32`,
+    );
+  }
+  return { port: metricsPort, host, token };
 }
 
 function timeouts(env: Environment): Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs'> {

@@ -7,6 +7,8 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { MailWorker } from './mail/mail-worker.js';
 import { createMailTransport } from './mail/transport.js';
+import { type MetricsListener, startMetricsListener } from './metrics/metrics-listener.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
 import { openStore } from './storage/store.js';
 
@@ -16,30 +18,41 @@ export interface RunningServer {
   url: string;
   mailWorker: MailWorker;
   hasher: PasswordHasher;
+  metrics: ServerMetrics;
+  /** Base URL of the metrics listener, or null without METRICS_PORT. The metrics are at `${metricsUrl}/metrics`. */
+  metricsUrl: string | null;
   /** Stops accepting connections, finishes open requests and the mail in hand, then closes the store. */
   stop(): Promise<void>;
 }
 
-/** Opens the store (running migrations), starts the mail worker and listens. */
+/** Opens the store (running migrations), starts the mail worker and listens, with METRICS_PORT on a second port too. */
 export async function startServer(config: Readonly<Config>, logger: Logger): Promise<RunningServer> {
   // Only the code and message are logged: the driver's error objects can carry the whole connection.
   const store = await openStore(config.databaseUrl, config, (error) =>
     logger.warn({ code: (error as { code?: string }).code, reason: error.message }, 'database connection lost; the next query reconnects'),
   );
   const transport = createMailTransport(config.smtpUrl, path.join(config.dataDir, 'mail'), config.mailFrom);
+  const hasher = new PasswordHasher(config.hash);
+  const metricsLogger = logger.child({ component: 'metrics' });
+  const metrics = new ServerMetrics({ store, hasher, poolSize: config.databasePoolSize, token: config.metrics.token, logger: metricsLogger });
   const mailWorker = new MailWorker(
     store.outbox,
     transport,
     { pollMilliseconds: config.mailPollMilliseconds, leaseSeconds: config.mailLeaseSeconds, maxAttempts: config.mailMaxAttempts },
     logger.child({ component: 'mail' }),
+    metrics.countDelivery,
   );
-  const hasher = new PasswordHasher(config.hash);
 
   let app: FastifyInstance;
+  let metricsListener: MetricsListener | null = null;
   try {
-    app = await buildApp({ config, store, hasher, logger, onMailQueued: () => mailWorker.wake() });
+    if (config.metrics.port !== null) {
+      metricsListener = await startMetricsListener(metrics, { host: config.metrics.host, port: config.metrics.port }, metricsLogger);
+    }
+    app = await buildApp({ config, store, hasher, metrics, logger, onMailQueued: () => mailWorker.wake() });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await metricsListener?.close();
     transport.close();
     await store.close();
     throw error;
@@ -51,13 +64,17 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
 
-  logger.info({ address: url, store: store.description, mail: transport.description }, 'sigma-accounts started');
+  const metricsUrl = metricsListener?.url ?? null;
+
+  logger.info({ address: url, metrics: metricsUrl, store: store.description, mail: transport.description }, 'sigma-accounts started');
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       await app.close();
       await mailWorker.stop();
+      // The metrics listener stays up while requests finish, and stops before the store its gauges read.
+      await metricsListener?.close();
       transport.close();
       await store.close();
       logger.info('sigma-accounts stopped');
@@ -65,5 +82,5 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     return stopping;
   };
 
-  return { app, url, mailWorker, hasher, stop };
+  return { app, url, mailWorker, hasher, metrics, metricsUrl, stop };
 }

@@ -6,6 +6,7 @@ import type { Action, ActionTable } from '../http/actions.js';
 import { assertAllowed, type Authenticator, sessionCaller } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
+import { markSecondFactorPending } from '../metrics/login-outcomes.js';
 import type { PromoService } from '../promo/promo-service.js';
 import type { AsyncAuthSigner } from '../sessions/async-auth.js';
 import { ASYNC_AUTH_COOKIE, ASYNC_AUTH_TTL_SECONDS } from '../sessions/async-auth.js';
@@ -116,6 +117,7 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
         return started;
       });
       setSessionCookies(request, reply, session, deps.sessionTtlSeconds);
+      if (secondFactorPending) markSecondFactorPending(request);
       return { uuid: account.uuid };
     },
   };

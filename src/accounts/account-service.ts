@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Config } from '../config.js';
 import { confirmationLink, issueConfirmationToken } from '../confirmation/confirmation-tokens.js';
+import type { MailComposer } from '../mail/mail-composer.js';
 import { confirmationMessage, existingAccountMessage } from '../mail/messages.js';
 import { MAX_PASSWORD_BYTES, normalizePassword } from '../passwords/password-policy.js';
 import { CredentialCache } from '../passwords/credential-cache.js';
@@ -12,7 +13,7 @@ import type { Account } from './account-store.js';
 import type { EmailAddress } from './email-address.js';
 import { parseEmailAddress, parseEmailForLookup } from './email-address.js';
 
-type AccountSettings = Pick<Config, 'publicUrl' | 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
+type AccountSettings = Pick<Config, 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
 
 /** Makes the HTTP Digest hashes of a password; absent while Digest is disabled. */
 export interface DigestHasher {
@@ -21,18 +22,15 @@ export interface DigestHasher {
 
 /** Sign-up and credential checks: the parts of the accounts feature that need no HTTP. */
 export class AccountService {
-  private readonly messageHost: string;
-
   constructor(
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly settings: AccountSettings,
+    private readonly mail: MailComposer,
     private readonly onMailQueued: () => void,
     private readonly digest: DigestHasher | null = null,
     private readonly credentials: CredentialCache = new CredentialCache({ ttlMs: 0, maxEntries: 0 }),
-  ) {
-    this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
-  }
+  ) {}
 
   /**
    * Signs up an address and returns the uuid to show the caller. For an address that already has an
@@ -144,7 +142,7 @@ export class AccountService {
     if (account.state !== 'active') return false;
 
     if (!(await this.takeSendSlot(stores, account.emailKey, now))) return false;
-    await stores.outbox.enqueue(existingAccountMessage(account.email, this.settings.publicUrl, this.messageHost), now);
+    await stores.outbox.enqueue(existingAccountMessage(this.mail, account.email), now);
     return true;
   }
 
@@ -153,8 +151,8 @@ export class AccountService {
 
     const ttl = this.settings.confirmTokenTtlSeconds;
     const token = await issueConfirmationToken(stores.tokens, uuid, now, ttl);
-    const link = confirmationLink(this.settings.publicUrl, token);
-    await stores.outbox.enqueue(confirmationMessage(address, link, ttl, this.messageHost), now);
+    const link = confirmationLink(this.mail.linkBase, token);
+    await stores.outbox.enqueue(confirmationMessage(this.mail, address, link, ttl), now);
     return true;
   }
 

@@ -3,6 +3,7 @@ import type { AuditReason } from '../audit/audit-events.js';
 import { type EmailAddress, parseEmailAddress } from '../accounts/email-address.js';
 import type { Config } from '../config.js';
 import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
+import type { MailComposer } from '../mail/mail-composer.js';
 import type { OutgoingMessage } from '../mail/outbox-store.js';
 import { verifyCurrentPassword, WRONG_CURRENT_PASSWORD } from '../passwords/current-password.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
@@ -11,7 +12,7 @@ import type { Store, Stores } from '../storage/store.js';
 import { addressTakenMessage, emailChangeLinkMessage, emailChangeRequestedMessage } from './email-change-messages.js';
 import { emailChangeLink, issueEmailChangeToken } from './email-change-tokens.js';
 
-type EmailChangeSettings = Pick<Config, 'publicUrl' | 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
+type EmailChangeSettings = Pick<Config, 'confirmTokenTtlSeconds' | 'mailThrottleSeconds'>;
 
 export type ChangeRequestOutcome =
   | { kind: 'requested' }
@@ -43,16 +44,13 @@ class AddressTaken extends Error {}
  * address switches only when the link is used, so a typo or a stolen session alone cannot move an account.
  */
 export class EmailChangeService {
-  private readonly messageHost: string;
-
   constructor(
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly settings: EmailChangeSettings,
+    private readonly mail: MailComposer,
     private readonly onMailQueued: () => void,
-  ) {
-    this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
-  }
+  ) {}
 
   /**
    * Checks the password and mails the new address either a link or, when it is registered, a notice, and
@@ -160,11 +158,11 @@ export class EmailChangeService {
 
     let mail: OutgoingMessage;
     if (holder) {
-      mail = addressTakenMessage(newEmail.address, this.settings.publicUrl, this.messageHost);
+      mail = addressTakenMessage(this.mail, newEmail.address);
     } else {
       const ttl = this.settings.confirmTokenTtlSeconds;
       const token = await issueEmailChangeToken(stores.tokens, account.uuid, newEmail, now, ttl);
-      mail = emailChangeLinkMessage(newEmail.address, emailChangeLink(this.settings.publicUrl, token), ttl, this.messageHost);
+      mail = emailChangeLinkMessage(this.mail, newEmail.address, emailChangeLink(this.mail.linkBase, token), ttl);
     }
 
     await stores.outbox.enqueue(mail, now);
@@ -174,7 +172,7 @@ export class EmailChangeService {
   private async mailOldAddress(stores: Stores, account: Account, newEmail: EmailAddress, now: number): Promise<boolean> {
     if (!(await this.takeSendSlot(stores, account.emailKey, now))) return false;
 
-    await stores.outbox.enqueue(emailChangeRequestedMessage(account.email, newEmail.address, this.messageHost), now);
+    await stores.outbox.enqueue(emailChangeRequestedMessage(this.mail, account.email, newEmail.address), now);
     return true;
   }
 

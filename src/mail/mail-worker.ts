@@ -3,6 +3,11 @@ import type { Logger } from 'pino';
 import type { OutboxStore } from './outbox-store.js';
 import type { MailTransport } from './transport.js';
 
+/** Outcomes of one delivery attempt: sent, failed with a retry planned, or failed for the last time. */
+export const DELIVERY_RESULTS = ['sent', 'retry', 'given_up'] as const;
+
+export type DeliveryResult = (typeof DELIVERY_RESULTS)[number];
+
 export interface MailWorkerOptions {
   pollMilliseconds: number;
   leaseSeconds: number;
@@ -32,6 +37,8 @@ export class MailWorker {
     private readonly transport: MailTransport,
     private readonly options: MailWorkerOptions,
     private readonly log: Logger,
+    /** Receives the result of every delivery attempt, for metrics. */
+    private readonly onDelivery: (result: DeliveryResult) => void = () => {},
   ) {}
 
   start(): void {
@@ -96,6 +103,7 @@ export class MailWorker {
       const retryAt = giveUp ? null : Date.now() + delay;
 
       await this.outbox.markFailed(message.id, reason, retryAt, Date.now());
+      this.onDelivery(giveUp ? 'given_up' : 'retry');
       // The transport's message may quote the recipient, so logs get only its codes; the outbox row keeps
       // the whole reason for operators.
       const details = { mailId: message.id, attempts: message.attempts, ...errorCodes(error) };
@@ -108,6 +116,7 @@ export class MailWorker {
     }
 
     await this.outbox.markSent(message.id, Date.now());
+    this.onDelivery('sent');
     this.log.info({ mailId: message.id, attempts: message.attempts }, 'mail delivered');
     return true;
   }

@@ -12,6 +12,11 @@ export interface OutboxMessage extends OutgoingMessage {
   attempts: number;
 }
 
+export interface UnsentCounts {
+  queued: number;
+  failed: number;
+}
+
 /** Persistence of queued mail and of the per-address send throttle. */
 export interface OutboxStore {
   enqueue(message: OutgoingMessage, now: number): Promise<void>;
@@ -30,6 +35,8 @@ export interface OutboxStore {
   takeSendSlot(emailKey: string, now: number, intervalMs: number): Promise<boolean>;
   /** Counts messages not yet sent or given up. */
   countPending(): Promise<number>;
+  /** Counts the messages never sent: those still queued (as countPending counts them) and those given up. */
+  countUnsent(): Promise<UnsentCounts>;
   /**
    * Deletes every message to an address, sent or not, and its send throttle, so that no copy of the address
    * stays in either table. Recipients are matched without regard to case.

@@ -18,6 +18,9 @@ export class HashLimiter {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
+  /** Receives the seconds that each hash took to compute, not counting its wait for a turn. Metrics set it. */
+  onComputed: ((seconds: number) => void) | null = null;
+
   constructor(private readonly limits: HashLimits) {}
 
   /** Hashes waiting for a turn. */
@@ -41,12 +44,14 @@ export class HashLimiter {
       throw new HashQueueFullError('too many password checks are waiting');
     }
 
+    const started = performance.now();
     try {
       return await work();
     } finally {
       const next = this.waiting.shift();
       if (next) next();
       else this.running -= 1;
+      this.onComputed?.((performance.now() - started) / 1000);
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { DigestHasher } from '../accounts/account-service.js';
 import type { Account } from '../accounts/account-store.js';
+import type { MailComposer } from '../mail/mail-composer.js';
 import type { NewPasswordCheck } from '../passwords/new-password-check.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { Stores } from '../storage/store.js';
@@ -16,16 +17,12 @@ export interface HashedPassword {
  * that the old one let in.
  */
 export class PasswordUpdater {
-  private readonly messageHost: string;
-
   constructor(
     private readonly hasher: PasswordHasher,
     private readonly digest: DigestHasher | null,
-    private readonly publicUrl: string,
+    private readonly mail: MailComposer,
     private readonly newPasswords: NewPasswordCheck,
-  ) {
-    this.messageHost = new URL(publicUrl).hostname || 'localhost';
-  }
+  ) {}
 
   /** Returns why `password` may not become the password of the account of `email`, or null. */
   violation(password: string, email: string): Promise<string | null> {
@@ -54,6 +51,6 @@ export class PasswordUpdater {
 
     // The notice skips the per-address mail throttle, because it goes only to the owner after proof of a reset
     // link or of the old password, and a throttled notice could hide a takeover.
-    await stores.outbox.enqueue(passwordChangedMessage(account.email, kind, now, this.publicUrl, this.messageHost), now);
+    await stores.outbox.enqueue(passwordChangedMessage(this.mail, account.email, kind, now), now);
   }
 }

@@ -5,6 +5,7 @@ import type { AuditReason } from '../audit/audit-events.js';
 import type { EmailAddress } from '../accounts/email-address.js';
 import type { Config } from '../config.js';
 import type { TokenRecord } from '../confirmation/token-store.js';
+import type { MailComposer } from '../mail/mail-composer.js';
 import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
 import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
 import type { Store } from '../storage/store.js';
@@ -13,7 +14,7 @@ import type { PasswordUpdater } from './password-update.js';
 import { resetLinkMessage } from './recovery-messages.js';
 import { issueResetToken, resetLink } from './reset-tokens.js';
 
-type ResetSettings = Pick<Config, 'publicUrl' | 'resetTokenTtlSeconds' | 'mailThrottleSeconds'>;
+type ResetSettings = Pick<Config, 'resetTokenTtlSeconds' | 'mailThrottleSeconds'>;
 
 export type ResetOutcome =
   | { ok: true; accountUuid: string; session: IssuedSession }
@@ -37,7 +38,6 @@ const MAX_QUEUED_RESET_EMAILS = 64;
 
 /** The password reset flow: an emailed single-use link that sets a new password without the old one. */
 export class PasswordResetService {
-  private readonly messageHost: string;
   private readonly mailings = new BackgroundTasks(MAX_QUEUED_RESET_EMAILS);
 
   constructor(
@@ -45,11 +45,10 @@ export class PasswordResetService {
     private readonly updater: PasswordUpdater,
     private readonly sessions: SessionService,
     private readonly settings: ResetSettings,
+    private readonly mail: MailComposer,
     private readonly onMailQueued: () => void,
     private readonly log: FastifyBaseLogger,
-  ) {
-    this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
-  }
+  ) {}
 
   /**
    * Mails a reset link when `email` belongs to an active account, subject to the per-address mail throttle,
@@ -156,8 +155,8 @@ export class PasswordResetService {
 
       const ttl = this.settings.resetTokenTtlSeconds;
       const token = await issueResetToken(stores.tokens, account.uuid, now, ttl);
-      const link = resetLink(this.settings.publicUrl, token);
-      await stores.outbox.enqueue(resetLinkMessage(account.email, link, ttl, this.messageHost), now);
+      const link = resetLink(this.mail.linkBase, token);
+      await stores.outbox.enqueue(resetLinkMessage(this.mail, account.email, link, ttl), now);
       await stores.audit.record(event);
       return true;
     });

@@ -15,6 +15,17 @@ export interface DatabaseHandle {
   dialect: Dialect;
   /** Location of the data without credentials, for logs. */
   description: string;
+  /** The PostgreSQL connection pool, whose counts metrics report. Null on SQLite, which has no pool. */
+  pool: PoolUsage | null;
+}
+
+/** Connection counts of a pool, named as pg.Pool names them. */
+export interface PoolUsage {
+  /** Open connections, idle or checked out. */
+  readonly totalCount: number;
+  readonly idleCount: number;
+  /** Queries waiting for a connection because every one is checked out. */
+  readonly waitingCount: number;
 }
 
 // BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless configured otherwise.
@@ -44,7 +55,7 @@ export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_P
     sqlite.pragma('busy_timeout = 1000');
 
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', description: `sqlite:${file}` };
+    return { db, dialect: 'sqlite', description: `sqlite:${file}`, pool: null };
   }
 
   const url = new URL(databaseUrl);
@@ -63,7 +74,7 @@ export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_P
     client.on('error', (error) => onPoolError?.(error));
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connections }) });
-  return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}` };
+  return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}`, pool: connections };
 }
 
 /** Runs every pending migration; throws when one fails, leaving the failed one unapplied. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 
-import type { OutboxMessage, OutboxStore, OutgoingMessage } from '../mail/outbox-store.js';
+import type { OutboxMessage, OutboxStore, OutgoingMessage, UnsentCounts } from '../mail/outbox-store.js';
 import type { Dialect } from './database.js';
 import type { Database } from './schema.js';
 
@@ -109,6 +109,18 @@ export class KyselyOutboxStore implements OutboxStore {
       .executeTakeFirstOrThrow();
 
     return Number(row.count);
+  }
+
+  async countUnsent(): Promise<UnsentCounts> {
+    // One pass over the unsent rows, which the outbox_due index finds by its leading sent_at column.
+    const row = await this.db
+      .selectFrom('outbox')
+      .select((eb) => [eb.fn.countAll<number>().as('unsent'), eb.fn.count<number>('failed_at').as('failed')])
+      .where('sent_at', 'is', null)
+      .executeTakeFirstOrThrow();
+
+    const failed = Number(row.failed);
+    return { queued: Number(row.unsent) - failed, failed };
   }
 
   async deleteForRecipient(emailKey: string): Promise<void> {

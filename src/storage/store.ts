@@ -10,7 +10,7 @@ import type { PromoStore } from '../promo/promo-store.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { ThrottleStore } from '../throttle/throttle-store.js';
 import type { TwoFactorStore } from '../two-factor/two-factor-store.js';
-import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings } from './database.js';
+import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings, type PoolUsage } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
 import { KyselyAdminStore } from './kysely-admin-store.js';
 import { KyselyApiTokenStore } from './kysely-api-token-store.js';
@@ -46,6 +46,8 @@ export interface Stores {
 export interface Store extends Stores {
   dialect: Dialect;
   description: string;
+  /** The PostgreSQL connection pool's counts, or null on SQLite. */
+  pool: PoolUsage | null;
   /** Checks that the database responds; throws when it does not. */
   ping(): Promise<void>;
   /** Runs `work` in one transaction: every write in it is committed together or not at all. */
@@ -71,6 +73,7 @@ function storeOver(handle: DatabaseHandle): Store {
     ...storesOver(handle.db, handle.dialect),
     dialect: handle.dialect,
     description: handle.description,
+    pool: handle.pool,
     ping: async () => {
       await sql`select 1`.execute(handle.db);
     },

@@ -6,6 +6,7 @@ import { parseEmailForLookup } from '../accounts/email-address.js';
 import type { ThrottleSettings } from '../config.js';
 import { tooManyRequestsError } from '../http/api-error.js';
 import { clientAddressKey } from './client-address.js';
+import type { ThrottleListener } from './throttle-limit.js';
 import type { ThrottleStore } from './throttle-store.js';
 
 /** The result of a password check for throttling: `neutral` when no password was compared, or the check failed for another reason. */
@@ -55,6 +56,7 @@ export class CredentialThrottle {
     private readonly settings: ThrottleSettings,
     /** Returns the normalised address of an account, so that its checks count with the logins to it. */
     private readonly findEmailKey: (accountUuid: string) => Promise<string | null>,
+    private readonly onThrottled: ThrottleListener = () => {},
   ) {}
 
   /**
@@ -83,6 +85,7 @@ export class CredentialThrottle {
     const ipCount = await this.store.hit(keys.ip, now, now + windowMs, false);
     if (ipCount.count > this.settings.failuresPerIp) {
       log.info({ limit: 'failures per IP', failures: ipCount.count }, 'password check throttled');
+      this.onThrottled('failures_per_ip');
       throw tooManyRequestsError(ipCount.expiresAt - now, ipMessage);
     }
 
@@ -96,6 +99,7 @@ export class CredentialThrottle {
       // This attempt compared no password, so it does not count against the IP.
       await this.store.unhit(keys.ip, now);
       log.info({ limit: 'failures per account', failures }, 'password check throttled');
+      this.onThrottled('failures_per_account');
       throw tooManyRequestsError(heldUntil - now, accountMessage);
     }
     return failures;

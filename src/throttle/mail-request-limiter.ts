@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ThrottleSettings } from '../config.js';
 import { tooManyRequestsError } from '../http/api-error.js';
 import { clientAddressKey } from './client-address.js';
+import type { ThrottleLimit, ThrottleListener } from './throttle-limit.js';
 import type { ThrottleStore } from './throttle-store.js';
 
 /** The actions that mail an address chosen by an unauthenticated client. */
@@ -14,6 +15,8 @@ interface ActionLimits {
   perIp: number;
   perAddress: number;
   windowSeconds: number;
+  ipLimit: ThrottleLimit;
+  addressLimit: ThrottleLimit;
   ipMessage: (seconds: number) => string;
   addressMessage: (seconds: number) => string;
 }
@@ -30,12 +33,15 @@ export class MailRequestLimiter {
   constructor(
     private readonly store: ThrottleStore,
     private readonly settings: ThrottleSettings,
+    private readonly onThrottled: ThrottleListener = () => {},
   ) {
     this.limits = {
       create: {
         perIp: settings.createPerIp,
         perAddress: settings.createPerAddress,
         windowSeconds: settings.createWindowSeconds,
+        ipLimit: 'create_per_ip',
+        addressLimit: 'create_per_address',
         ipMessage: (seconds) => `too many sign-ups from this IP address; retry after ${seconds} seconds`,
         addressMessage: (seconds) => `too many sign-ups for this email address; retry after ${seconds} seconds`,
       },
@@ -43,6 +49,8 @@ export class MailRequestLimiter {
         perIp: settings.resetPerIp,
         perAddress: settings.resetPerAddress,
         windowSeconds: settings.resetWindowSeconds,
+        ipLimit: 'reset_per_ip',
+        addressLimit: 'reset_per_address',
         ipMessage: (seconds) => `too many password reset requests from this IP address; retry after ${seconds} seconds`,
         addressMessage: (seconds) => `too many password reset requests for this email address; retry after ${seconds} seconds`,
       },
@@ -60,6 +68,7 @@ export class MailRequestLimiter {
     const perIp = await this.store.hit(`${action}:ip:${clientAddressKey(request.ip)}`, now, expiresAt, false);
     if (perIp.count > limits.perIp) {
       request.log.info({ limit: `${action} per IP`, requests: perIp.count }, 'request throttled');
+      this.onThrottled(limits.ipLimit);
       throw tooManyRequestsError(perIp.expiresAt - now, limits.ipMessage);
     }
 
@@ -67,6 +76,7 @@ export class MailRequestLimiter {
     const perAddress = await this.store.hit(`${action}:address:${digest}`, now, expiresAt, false);
     if (perAddress.count > limits.perAddress) {
       request.log.info({ limit: `${action} per address`, requests: perAddress.count }, 'request throttled');
+      this.onThrottled(limits.addressLimit);
       throw tooManyRequestsError(perAddress.expiresAt - now, limits.addressMessage);
     }
   }

@@ -5,6 +5,7 @@ import type { Store } from '../storage/store.js';
 import { CredentialThrottle } from './credential-throttle.js';
 import { MailRequestLimiter } from './mail-request-limiter.js';
 import { RedisThrottleStore } from './redis-throttle-store.js';
+import type { ThrottleListener } from './throttle-limit.js';
 import type { ThrottleStore } from './throttle-store.js';
 
 /** The throttles that route handlers consult. */
@@ -18,15 +19,15 @@ const SWEEP_INTERVAL_MS = 5 * 60 * 1000;
 
 /**
  * Builds the throttles over Redis when REDIS_URL is set, else over the database, and ties their upkeep
- * (the sweep of expired rows, the Redis connection) to the app's lifetime.
+ * (the sweep of expired rows, the Redis connection) to the app's lifetime. `onThrottled` receives the limit of every 429.
  */
-export async function startThrottling(app: FastifyInstance, config: Readonly<Config>, store: Store): Promise<Throttling> {
+export async function startThrottling(app: FastifyInstance, config: Readonly<Config>, store: Store, onThrottled?: ThrottleListener): Promise<Throttling> {
   const counters = config.throttle.enabled ? await openCounters(app, config, store) : store.throttle;
   const findEmailKey = async (accountUuid: string) => (await store.accounts.findByUuid(accountUuid))?.emailKey ?? null;
 
   return {
-    credentials: new CredentialThrottle(counters, config.throttle, findEmailKey),
-    mailRequests: new MailRequestLimiter(counters, config.throttle),
+    credentials: new CredentialThrottle(counters, config.throttle, findEmailKey, onThrottled),
+    mailRequests: new MailRequestLimiter(counters, config.throttle, onThrottled),
   };
 }
 

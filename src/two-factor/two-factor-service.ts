@@ -4,6 +4,7 @@ import QRCode from 'qrcode';
 
 import type { Account } from '../accounts/account-store.js';
 import { digestOf } from '../crypto-tokens.js';
+import type { MailComposer } from '../mail/mail-composer.js';
 import { PRODUCT_NAME } from '../mail/messages.js';
 import { verifyCurrentPassword } from '../passwords/current-password.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
@@ -29,10 +30,6 @@ export interface SetupResult {
   qrSvg: string;
 }
 
-export interface TwoFactorSettings {
-  publicUrl: string;
-}
-
 export const RECOVERY_CODE_COUNT = 10;
 // Twelve characters of a 31-letter alphabet without look-alikes (no 0, o, 1, i, l): 59 bits each.
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
@@ -50,17 +47,13 @@ export const WRONG_CODE = 'the code in the OTP header is wrong or already used; 
  * recovery codes only as digests.
  */
 export class TwoFactorService {
-  private readonly messageHost: string;
-
   constructor(
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionService,
-    private readonly settings: TwoFactorSettings,
+    private readonly mail: MailComposer,
     private readonly onMailQueued: () => void,
-  ) {
-    this.messageHost = new URL(settings.publicUrl).hostname || 'localhost';
-  }
+  ) {}
 
   /** Makes a new secret for the account to confirm with otp_enable; an earlier unconfirmed one is replaced. */
   async setup(accountUuid: string, origin: ClientInfo): Promise<{ ok: true; setup: SetupResult } | ChangeRefusal> {
@@ -187,7 +180,7 @@ export class TwoFactorService {
 
   private async afterChange(stores: Stores, account: Account, enabled: boolean, keep: SessionRecord | null, now: number): Promise<void> {
     await this.sessions.endOthers(account.uuid, keep, stores.sessions);
-    await stores.outbox.enqueue(twoFactorChangedMessage(account.email, enabled, this.settings.publicUrl, this.messageHost), now);
+    await stores.outbox.enqueue(twoFactorChangedMessage(this.mail, account.email, enabled), now);
   }
 }
 

@@ -1,0 +1,93 @@
+import http from 'node:http';
+
+import type { Logger } from 'pino';
+
+import { METRICS_CHALLENGE } from './bearer-token.js';
+import type { ServerMetrics } from './server-metrics.js';
+
+// A scrape is one small GET, so a client slower than this keeps a connection open for nothing.
+const HEADERS_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface MetricsListener {
+  /** Base URL of the listener, such as http://127.0.0.1:9464. The metrics are at `${url}/metrics`. */
+  url: string;
+  /** Stops accepting connections and waits for the scrapes in progress. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the second, private HTTP listener that serves only `GET /metrics`, on METRICS_HOST and
+ * METRICS_PORT. When METRICS_TOKEN is set, it requires the token here too.
+ *
+ * NOTE: with WORKERS above 1 every worker process listens on the one METRICS_PORT, and node:cluster hands
+ * each scrape to one of them in turn, so a scrape returns one worker's counters. The outbox gauge counts the
+ * whole database and is the same on every worker.
+ */
+export async function startMetricsListener(
+  metrics: ServerMetrics,
+  address: { host: string; port: number },
+  logger: Logger,
+): Promise<MetricsListener> {
+  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (request, response) => {
+    serve(metrics, logger, request, response);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.error({ err: error }, 'metrics listener failed'));
+
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : address.port;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+
+  return {
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function serve(metrics: ServerMetrics, logger: Logger, request: http.IncomingMessage, response: http.ServerResponse): void {
+  const path = (request.url ?? '/').split('?', 1)[0];
+  if (path !== '/metrics') {
+    send(response, 404, 'not found: this listener serves only /metrics\n');
+    return;
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(response, 405, `method ${request.method} is not allowed here; use GET\n`, { Allow: 'GET, HEAD' });
+    return;
+  }
+  if (metrics.tokenCheck && !metrics.tokenCheck.accepts(request.headers.authorization)) {
+    send(response, 401, 'metrics require the header "Authorization: Bearer TOKEN" with the token that METRICS_TOKEN sets\n', {
+      'WWW-Authenticate': METRICS_CHALLENGE,
+    });
+    return;
+  }
+
+  metrics.render().then(
+    (text) => send(response, 200, text, { 'Content-Type': metrics.contentType }),
+    (error: unknown) => {
+      logger.error({ err: error }, 'metrics could not be collected');
+      send(response, 500, 'metrics could not be collected; the server log has the reason\n');
+    },
+  );
+}
+
+function send(response: http.ServerResponse, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+  response.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  // Node sends no body in the response to a HEAD request.
+  response.end(body);
+}
