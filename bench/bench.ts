@@ -21,17 +21,18 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { loadConfig } from '../src/config.js';
-import { measureArgon2Rate } from './argon2-baseline.js';
+import { type Argon2Result, measureArgon2Rate } from './argon2-baseline.js';
 import { renderChart } from './chart.js';
 import { topSelfTime } from './cpu-profile.js';
-import { type LoadSpec, measureRuns } from './load.js';
+import { measureRuns } from './load.js';
 import { describeMachine, loadAverage } from './machine.js';
-import { currentRss, waitUntilIdle } from './process-stats.js';
+import { waitUntilIdle } from './process-stats.js';
 import { adminUrl, ensurePostgres, serverVersion } from './postgres-database.js';
 import { renderReport, type RunSettings } from './report.js';
-import { type BenchResults, failures, isSkipped, type OperationResult, type ProfiledOperation, type RunGroup, type Skipped, type StoreSection } from './results.js';
+import { type BenchResults, failures, isSkipped, type MultiCoreGroup, type ProfiledOperation, type Skipped, type StoreSection } from './results.js';
+import { runGroup, runStorm } from './runs.js';
 import { type Operation, Scenarios } from './scenarios.js';
-import { buildIfNeeded, REPO_ROOT, type ServerProcess, startHello, startSigmaAccounts, stopServer } from './servers.js';
+import { buildIfNeeded, REPO_ROOT, type ServerProcess, snapshotBuild, sourceState, startHello, startSigmaAccounts, stopServer } from './servers.js';
 import { flagSetting, wholeNumberSetting } from './settings.js';
 import { signUpOverHttp } from './sign-up-flow.js';
 import { type BenchStore, freshStore, seedStore, type StoreKind } from './stores.js';
@@ -90,57 +91,23 @@ function storesSetting(): StoreKind[] {
 /** The work folder of this run: stores, server logs and profiles. Deleted at the end unless a run failed. */
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigma-accounts-bench-'));
 let logCounter = 0;
+/** The CLI of the build under measurement, a copy of dist/ made at the start (snapshotBuild). */
+let cli = '';
 const logFile = (name: string) => path.join(workDir, `${String((logCounter += 1)).padStart(2, '0')}-${name}.log`);
 
-function describe(operation: string, spec: LoadSpec): void {
-  console.log(`  ${operation}: ${spec.connections} connections, ${WARMUP_SECONDS} s warm-up, ${spec.durationSeconds} s measured`);
-}
-
-/** Sends the first request of a spec once and throws unless it gets 200, so that a broken setup stops early. */
-async function preflight(operation: string, spec: LoadSpec): Promise<void> {
-  const changes = spec.requestFor?.(0) ?? {};
-  const body = changes.body ?? spec.body;
-  const response = await fetch(`${spec.url}${spec.path}`, { method: spec.method, headers: { ...spec.headers, ...changes.headers }, body });
-  if (response.status !== 200) throw new Error(`${operation} returned ${response.status} before the load: ${(await response.text()).slice(0, 300)}`);
-}
-
-async function runOperation(server: ServerProcess, scenarios: Scenarios, operation: Operation): Promise<OperationResult> {
-  const spec = scenarios.spec(operation);
-  describe(operation, spec);
-  await preflight(operation, spec);
-  const [run] = await measureRuns(server.pid, [spec], WARMUP_SECONDS);
-  if (!run) throw new Error(`no result for ${operation}`);
-  return { operation, run };
-}
-
-/** Runs check_login and a login storm at the same time: each row carries the server usage of both. */
-async function runStorm(server: ServerProcess, scenarios: Scenarios): Promise<OperationResult[]> {
-  const check = scenarios.spec('check_login_during_storm');
-  const storm = scenarios.spec('login_storm');
-  describe('check_login during a login storm', check);
-  const [checkRun, stormRun] = await measureRuns(server.pid, [check, storm], WARMUP_SECONDS);
-  if (!checkRun || !stormRun) throw new Error('no result for the login storm');
-  return [
-    { operation: 'check_login_during_storm', run: checkRun },
-    { operation: 'login_storm', run: stormRun },
-  ];
-}
-
-/** Measures hello, then each operation, then hello again; `between` runs after the operations. */
-async function runGroup(server: ServerProcess, hello: ServerProcess, scenarios: Scenarios, operations: Operation[], between?: () => Promise<OperationResult[]>): Promise<RunGroup> {
-  const quiet = [hello.pid, server.pid];
-  const startRssBytes = currentRss(server.pid);
-  describe('hello', scenarios.hello(hello.url));
-  const [before] = await measureRuns(hello.pid, [scenarios.hello(hello.url)], WARMUP_SECONDS, quiet);
-
-  const rows: OperationResult[] = [];
-  for (const operation of operations) rows.push(await runOperation(server, scenarios, operation));
-  if (between) rows.push(...(await between()));
-
-  describe('hello', scenarios.hello(hello.url));
-  const [after] = await measureRuns(hello.pid, [scenarios.hello(hello.url)], WARMUP_SECONDS, quiet);
-  if (!before || !after) throw new Error('no result for hello');
-  return { hello: { before, after }, rows, startRssBytes };
+/**
+ * Measures the raw argon2id rate with as many verifications in flight as connections, and with the
+ * server's HASH_CONCURRENCY when that differs, once the server is idle.
+ */
+async function measureRawArgon2(server: ServerProcess): Promise<Argon2Result[]> {
+  const serverConcurrency = loadConfig({ ...SERVER_ENV }).hash.concurrency;
+  const results: Argon2Result[] = [];
+  for (const concurrency of new Set([CONNECTIONS, serverConcurrency])) {
+    console.log(`  raw argon2id: ${concurrency} verifications in flight for ${DURATION_SECONDS} s`);
+    await waitUntilIdle([server.pid]);
+    results.push(await measureArgon2Rate(SERVER_ENV, DURATION_SECONDS, concurrency));
+  }
+  return results;
 }
 
 /** Starts a server on a store, runs `work` against it and stops it, also when `work` throws. */
@@ -162,7 +129,10 @@ async function profileOperation(store: BenchStore, operation: Operation, scenari
 
   const [file] = fs.existsSync(profileDir) ? fs.readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile')) : [];
   if (!file) return { operation, profile: { skipped: `the server wrote no .cpuprofile into ${profileDir}` } };
-  return { operation, profile: topSelfTime(path.join(profileDir, file), REPO_ROOT, 15) };
+  // The server's own scripts run from the snapshot of the build and its packages from the checkout's
+  // node_modules, so locations are shown relative to either, as dist/... or node_modules/...
+  const buildRoot = `${path.dirname(path.dirname(cli))}/`;
+  return { operation, profile: topSelfTime(path.join(profileDir, file), [buildRoot, REPO_ROOT], 15) };
 }
 
 async function measureScale(kind: StoreKind, hello: ServerProcess): Promise<StoreSection['scale']> {
@@ -171,9 +141,9 @@ async function measureScale(kind: StoreKind, hello: ServerProcess): Promise<Stor
   const store = await freshStore(kind, 'scale', workDir, POSTGRES_ADMIN_URL);
   try {
     console.log(`${kind}: seeding ${SCALE_ACCOUNTS.toLocaleString('en')} accounts and sessions`);
-    const { manifest, seconds } = await seedStore(store, SCALE_ACCOUNTS, SERVER_ENV);
+    const { manifest, seconds } = await seedStore(store, SCALE_ACCOUNTS, SERVER_ENV, cli);
     const group = await withServer(store, `${kind}-scale`, (server) =>
-      runGroup(server, hello, new Scenarios(server.url, manifest, CONNECTIONS, DURATION_SECONDS), SESSION_OPERATIONS),
+      runGroup({ server, hello, scenarios: new Scenarios(server.url, manifest, CONNECTIONS, DURATION_SECONDS), warmupSeconds: WARMUP_SECONDS }, SESSION_OPERATIONS),
     );
     return { ...group, accounts: SCALE_ACCOUNTS, seedSeconds: seconds };
   } finally {
@@ -185,26 +155,20 @@ async function measureStore(kind: StoreKind, hello: ServerProcess): Promise<Stor
   const store = await freshStore(kind, 'small', workDir, POSTGRES_ADMIN_URL);
   try {
     console.log(`${kind}: seeding ${SMALL_ACCOUNTS} accounts and sessions`);
-    const { manifest } = await seedStore(store, SMALL_ACCOUNTS, SERVER_ENV);
+    const { manifest } = await seedStore(store, SMALL_ACCOUNTS, SERVER_ENV, cli);
     const scenariosFor = (url: string) => new Scenarios(url, manifest, CONNECTIONS, DURATION_SECONDS);
 
-    // Filled in between the runs of the group below.
-    const measured: { argon2?: StoreSection['argon2'] } = {};
-    const small = await withServer(store, `${kind}-small`, async (server) => {
+    const { small, argon2 } = await withServer(store, `${kind}-small`, async (server) => {
       console.log(`${kind}: signing up one account over HTTP (create, mail, confirm, login)`);
       await signUpOverHttp(server.url, store.dataDir, `http-flow-${process.pid}@example.com`, `flow check ${manifest.sessionKey.slice(0, 16)}`);
 
-      const scenarios = scenariosFor(server.url);
-      return runGroup(server, hello, scenarios, SMALL_OPERATIONS, async () => {
-        // Between the runs against the server, which is idle meanwhile.
-        console.log(`  raw argon2id: ${CONNECTIONS} verifications in flight for ${DURATION_SECONDS} s`);
-        await waitUntilIdle([server.pid]);
-        measured.argon2 = await measureArgon2Rate(SERVER_ENV, DURATION_SECONDS, CONNECTIONS);
-        return runStorm(server, scenarios);
-      });
+      const context = { server, hello, scenarios: scenariosFor(server.url), warmupSeconds: WARMUP_SECONDS };
+      const group = await runGroup(context, SMALL_OPERATIONS);
+      // While the server is idle, between its runs.
+      const raw = await measureRawArgon2(server);
+      group.rows.push(...(await runStorm(context)));
+      return { small: group, argon2: raw };
     });
-    const { argon2 } = measured;
-    if (!argon2) throw new Error('the raw argon2id rate was not measured');
 
     const profiles: ProfiledOperation[] = [];
     for (const operation of PROFILED) profiles.push(await profileOperation(store, operation, scenariosFor));
@@ -216,16 +180,19 @@ async function measureStore(kind: StoreKind, hello: ServerProcess): Promise<Stor
 }
 
 /** Runs the session checks with WORKERS set to the number of CPUs, when the server has that setting. */
-async function measureMultiCore(hello: ServerProcess): Promise<RunGroup | Skipped> {
+async function measureMultiCore(hello: ServerProcess): Promise<MultiCoreGroup | Skipped> {
   const config = fs.readFileSync(path.join(REPO_ROOT, 'src', 'config.ts'), 'utf8');
   if (!config.includes("'WORKERS'")) return { skipped: 'src/config.ts has no WORKERS setting, so the server runs as one process' };
 
   const workers = String(os.availableParallelism());
   const store = await freshStore('sqlite', 'workers', workDir, POSTGRES_ADMIN_URL);
   try {
-    const { manifest } = await seedStore(store, SMALL_ACCOUNTS, SERVER_ENV);
+    const { manifest } = await seedStore(store, SMALL_ACCOUNTS, SERVER_ENV, cli);
     console.log(`sqlite with WORKERS=${workers}`);
-    return await withServer(store, 'sqlite-workers', (server) => runGroup(server, hello, new Scenarios(server.url, manifest, CONNECTIONS, DURATION_SECONDS), SESSION_OPERATIONS), { env: { WORKERS: workers } });
+    const scenarios = (server: ServerProcess) => new Scenarios(server.url, manifest, CONNECTIONS, DURATION_SECONDS);
+    const run = (server: ServerProcess) => runGroup({ server, hello, scenarios: scenarios(server), warmupSeconds: WARMUP_SECONDS }, SESSION_OPERATIONS);
+    const group = await withServer(store, 'sqlite-workers', run, { env: { WORKERS: workers } });
+    return { ...group, workers: Number(workers) };
   } finally {
     await store.remove();
   }
@@ -233,6 +200,9 @@ async function measureMultiCore(hello: ServerProcess): Promise<RunGroup | Skippe
 
 async function main(): Promise<number> {
   buildIfNeeded();
+  const sources = sourceState();
+  cli = snapshotBuild(workDir);
+  console.log(`measuring the build of ${sources}, copied to ${cli}`);
   const loadBefore = loadAverage();
   const hello = await startHello(logFile('hello'));
   const results: BenchResults = { date: new Date().toISOString().slice(0, 10), stores: [], multiCore: { skipped: 'not run' } };
@@ -260,6 +230,7 @@ async function main(): Promise<number> {
 
   const { hash } = loadConfig({ ...SERVER_ENV });
   const settings: RunSettings = {
+    sources,
     connections: CONNECTIONS,
     durationSeconds: DURATION_SECONDS,
     warmupSeconds: WARMUP_SECONDS,

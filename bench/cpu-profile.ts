@@ -18,7 +18,7 @@ interface CpuProfile {
 /** One function's share of the profile. */
 export interface HotFunction {
   name: string;
-  /** Script and line (1-based), relative to `root` when inside it; empty for V8's own entries. */
+  /** Script and line (1-based), relative to the first of `roots` that contains it; empty for V8's own entries. */
   location: string;
   selfMs: number;
   /** Self time as a percentage of all sampled time that was not idle. */
@@ -60,7 +60,7 @@ function sourceOf(script: string): string {
  * next sample's, as Chrome's DevTools count it, and functions are merged by name, script and line, so
  * that the several nodes of one function in the call tree add up.
  */
-export function topSelfTime(file: string, root: string, count: number): ProfileSummary {
+export function topSelfTime(file: string, roots: string[], count: number): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 
@@ -82,7 +82,8 @@ export function topSelfTime(file: string, root: string, count: number): ProfileS
     busyMicros += micros;
 
     const name = functionName || '(anonymous)';
-    const script = url.startsWith(`file://${root}`) ? url.slice(`file://${root}`.length) : url;
+    const root = roots.find((candidate) => url.startsWith(`file://${candidate}`));
+    const script = root === undefined ? url : url.slice(`file://${root}`.length);
     // lineNumber is 0-based in the profile.
     const location = script ? `${script}:${lineNumber + 1}` : '';
     const key = `${name} ${location}`;

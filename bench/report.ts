@@ -1,18 +1,21 @@
 // Turns the results of `npm run bench` into the Markdown section of docs/benchmarks.md.
 import type { MeasuredRun } from './load.js';
 import type { Machine } from './machine.js';
-import { failureOf, helloRate, isSkipped, type BenchResults, type ProfiledOperation, type RunGroup, type StoreSection } from './results.js';
+import type { Argon2Result } from './argon2-baseline.js';
+import { failureOf, helloRatio, isSkipped, type BenchResults, type OperationResult, type ProfiledOperation, type RunGroup, type StoreSection } from './results.js';
 import { OPERATION_LABELS } from './scenarios.js';
 import { TARGETS } from './targets.js';
 
 /** Settings of the run, as the report states them. */
 export interface RunSettings {
+  /** The commit and state of the sources that the measured build came from. */
+  sources: string;
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
   smallAccounts: number;
   scaleAccounts: number;
-  hash: { memoryKib: number; timeCost: number; parallelism: number };
+  hash: { memoryKib: number; timeCost: number; parallelism: number; concurrency: number; queueLimit: number };
   threadPoolSize: string;
   serverEnv: Record<string, string>;
   loadBefore: string;
@@ -30,12 +33,23 @@ function cpuPercent(cpuSeconds: number, seconds: number): string {
   return `${number((100 * cpuSeconds) / seconds)}%`;
 }
 
-function runCells(run: MeasuredRun, ratio: string): string {
+function rate(requestsPerSecond: number): string {
+  return number(requestsPerSecond, requestsPerSecond < 100 ? 1 : 0);
+}
+
+function rowCells(row: OperationResult): string {
+  const { run, hello } = row;
   const failure = failureOf(run);
+  const helloFailure = failureOf(hello);
+  const notes = [failure ? `**FAILED**: ${failure}` : 'ok'];
+  if (helloFailure) notes.push(`**hello run FAILED**: ${helloFailure}`);
+  if (!run.startedIdle) notes.push('the server was still busy with the warm-up when the run started');
+
   const peak = `${number(run.server.peakRssBytes / MB)}${run.server.peakIsPerRun ? '' : '*'}`;
   return [
-    number(run.requestsPerSecond, run.requestsPerSecond < 100 ? 1 : 0),
-    ratio,
+    rate(run.requestsPerSecond),
+    rate(hello.requestsPerSecond),
+    helloRatio(row).toFixed(3),
     run.p50Ms.toFixed(2),
     run.p99Ms.toFixed(2),
     String(run.errors),
@@ -44,33 +58,31 @@ function runCells(run: MeasuredRun, ratio: string): string {
     cpuPercent(run.clientCpuSeconds, run.seconds),
     cpuPercent(run.otherCpuSeconds, run.seconds),
     peak,
-    (failure ? `**FAILED**: ${failure}` : 'ok') + (run.startedIdle ? '' : '; the server was still busy with the warm-up when the run started'),
+    notes.join('; '),
   ].join(' | ');
 }
 
 const TABLE_HEAD = [
-  '| operation | req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | client CPU | other CPU | server peak RSS MB | result |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| operation | req/s | hello req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | client CPU | other CPU | server peak RSS MB | result |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
 ];
 
 function groupTable(group: RunGroup, extraRows: string[] = []): string {
-  const hello = helloRate(group.hello);
   const lines = [
-    `The server's resident set before the first run was ${number(group.startRssBytes / MB)} MB.`,
+    `The server's resident set before the first run was ${number(group.startRssBytes / MB)} MB. Other processes used up to ${number(100 * foreignShare(group))}% of a core during this table's hello runs.`,
     '',
     ...TABLE_HEAD,
-    `| ${OPERATION_LABELS.hello}, before | ${runCells(group.hello.before, '')} |`,
-    ...group.rows.map((row) => `| ${OPERATION_LABELS[row.operation]} | ${runCells(row.run, (row.run.requestsPerSecond / hello).toFixed(3))} |`),
+    ...group.rows.map((row) => `| ${OPERATION_LABELS[row.operation]} | ${rowCells(row)} |`),
     ...extraRows,
-    `| ${OPERATION_LABELS.hello}, after | ${runCells(group.hello.after, '')} |`,
   ];
   return lines.join('\n');
 }
 
-function argon2Row(section: StoreSection): string {
-  const { rate, usage, otherCpuSeconds } = section.argon2;
+function argon2Row(result: Argon2Result): string {
+  const { rate, usage, otherCpuSeconds } = result;
   const cells = [
     number(rate.perSecond, 1),
+    '',
     '',
     rate.p50Ms.toFixed(2),
     rate.p99Ms.toFixed(2),
@@ -129,25 +141,24 @@ function profileTables(store: string, profiled: ProfiledOperation): string[] {
 /** A share of one core above this, used by other processes during the hello runs, marks a shared machine. */
 const SHARED_MACHINE_SHARE = 0.2;
 
-/**
- * Describes the CPU time that other processes used during the hello runs, when nothing else of the
- * benchmark is busy, and warns when it is large enough to distort the ratios.
- */
-function foreignLoad(results: BenchResults): string {
-  const groups: RunGroup[] = [];
+/** Returns the largest share of a core that other processes used during the group's hello runs. */
+function foreignShare(group: RunGroup): number {
+  return Math.max(0, ...group.rows.map((row) => row.hello.otherCpuSeconds / row.hello.seconds));
+}
+
+/** Names the tables whose hello runs shared the machine with other work, which distorts their ratios. */
+function sharedMachineWarning(results: BenchResults): string {
+  const groups: [string, RunGroup][] = [];
   for (const section of results.stores) {
     if (isSkipped(section)) continue;
-    groups.push(section.small);
-    if (!isSkipped(section.scale)) groups.push(section.scale);
+    groups.push([section.store, section.small]);
+    if (!isSkipped(section.scale)) groups.push([`${section.store} at ${number(section.scale.accounts)} accounts`, section.scale]);
   }
-  if (!isSkipped(results.multiCore)) groups.push(results.multiCore);
+  if (!isSkipped(results.multiCore)) groups.push(['several server processes', results.multiCore]);
 
-  const shares = groups.flatMap((group) => [group.hello.before, group.hello.after]).map((run) => run.otherCpuSeconds / run.seconds);
-  if (shares.length === 0) return '';
-  const largest = Math.max(...shares);
-  const measured = `Other processes used up to ${number(100 * largest)}% of a core during the hello runs.`;
-  if (largest <= SHARED_MACHINE_SHARE) return measured;
-  return `${measured} **The machine was shared with other work during this run, so the ratios to hello and the comparisons between runs are distorted by it.**`;
+  const shared = groups.filter(([, group]) => foreignShare(group) > SHARED_MACHINE_SHARE).map(([name]) => name);
+  if (shared.length === 0) return `Other processes used at most ${number(100 * SHARED_MACHINE_SHARE)}% of a core during every hello run.`;
+  return `**Other work shared the machine during the hello runs of these tables, so their ratios to hello are distorted: ${shared.join('; ')}.**`;
 }
 
 /** Returns the generated part of the load section of docs/benchmarks.md. */
@@ -157,18 +168,20 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
   const lines = [
     `Measured on ${results.date} by \`npm run bench\`. Machine: ${machine.cpuModel}, ${machine.cpus} logical CPUs, ${machine.memoryGib.toFixed(1)} GiB RAM,`,
     `${machine.kernel}. Node.js ${machine.node}, SQLite ${machine.sqlite}, PostgreSQL ${postgresVersion}; ${packages}.`,
-    `The 1-minute load average was ${settings.loadBefore} before the runs and ${settings.loadAfter} after them. ${foreignLoad(results)}`,
+    `The server is \`dist/\` built from ${settings.sources}, copied before the first run.`,
+    `The 1-minute load average was ${settings.loadBefore} before the runs and ${settings.loadAfter} after them. ${sharedMachineWarning(results)}`,
     '',
-    `Settings: ${settings.connections} connections, ${settings.durationSeconds} s per run after ${settings.warmupSeconds} s of warm-up that is not counted;`,
-    `argon2id with m=${settings.hash.memoryKib} KiB, t=${settings.hash.timeCost}, p=${settings.hash.parallelism} (the server's defaults); libuv thread pool`,
-    `of ${settings.threadPoolSize}; small stores of ${number(settings.smallAccounts)} accounts with one session each. Server environment besides`,
-    `HOST, PORT, PUBLIC_URL, DATA_DIR and DATABASE_URL: ${serverEnv}.`,
+    `Each run has ${settings.connections} connections and lasts ${settings.durationSeconds} s, after ${settings.warmupSeconds} s of warm-up that is not counted.`,
+    `argon2id runs with m=${settings.hash.memoryKib} KiB, t=${settings.hash.timeCost}, p=${settings.hash.parallelism} (the server's defaults) on a libuv thread pool of ${settings.threadPoolSize}.`,
+    `The server hashes at most ${settings.hash.concurrency} passwords at once (HASH_CONCURRENCY) and queues at most ${settings.hash.queueLimit} more (HASH_QUEUE_LIMIT).`,
+    `The small stores have ${number(settings.smallAccounts)} accounts with one session each. Server environment besides HOST, PORT, PUBLIC_URL,`,
+    `DATA_DIR and DATABASE_URL: ${serverEnv}.`,
     '',
-    'CPU columns are CPU time over the run as a percentage of one core (the machine has',
-    `${machine.cpus}, so ${machine.cpus * 100}% is all of it). "server" is the measured server process (the hello server in the hello rows, the argon2 process in its row),`,
-    '"client" the benchmark process that runs autocannon, and "other" every other process of the machine:',
-    "PostgreSQL's backends in the PostgreSQL runs, and any work that shared the machine.",
-    'Peak RSS is VmHWM, reset at the start of each run; a `*` marks a value that could not be reset and so covers the process lifetime.',
+    `CPU columns are CPU time over the run as a percentage of one core (the machine has ${machine.cpus} cores, so ${machine.cpus * 100}% is all of it).`,
+    '"server" is the measured server process, or the argon2 process in its rows. "client" is the benchmark process that runs',
+    'autocannon. "other" is every other process of the machine: PostgreSQL\'s backends in the PostgreSQL runs, and any work that',
+    'shared the machine.',
+    'Peak RSS is VmHWM, reset at the start of each run. A `*` marks a value that could not be reset and so covers the process lifetime.',
     '',
     '![Requests per second of each operation and of the hello baseline, SQLite and PostgreSQL](benchmarks.svg)',
     '',
@@ -185,7 +198,7 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
     }
 
     lines.push(`### ${section.store} ${section.version}, ${number(settings.smallAccounts)} accounts and sessions`, '');
-    lines.push(groupTable(section.small, [argon2Row(section)]), '');
+    lines.push(groupTable(section.small, section.argon2.map(argon2Row)), '');
     if (isSkipped(section.scale)) {
       lines.push(`Scale run not measured: ${section.scale.skipped}.`, '');
     } else {
@@ -195,8 +208,12 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
   }
 
   lines.push('### Several server processes', '');
-  if (isSkipped(results.multiCore)) lines.push(`Not measured: ${results.multiCore.skipped}.`, '');
-  else lines.push(groupTable(results.multiCore), '');
+  if (isSkipped(results.multiCore)) {
+    lines.push(`Not measured: ${results.multiCore.skipped}.`, '');
+  } else {
+    lines.push(`SQLite, ${number(settings.smallAccounts)} accounts and sessions, \`WORKERS=${results.multiCore.workers}\`: the resident set is that of all the server's processes.`, '');
+    lines.push(groupTable(results.multiCore), '');
+  }
 
   const profiles = results.stores.flatMap((section) => (isSkipped(section) ? [] : section.profiles.flatMap((profiled) => profileTables(section.store, profiled))));
   if (profiles.length > 0) {

@@ -4,23 +4,26 @@ import type { ProfileSummary } from './cpu-profile.js';
 import type { MeasuredRun } from './load.js';
 import type { Operation } from './scenarios.js';
 
+/**
+ * One operation's run, and the run of the hello baseline just before it under the same load. The ratio
+ * of the two is what the targets judge, so that a change in machine load between operations shifts both.
+ */
 export interface OperationResult {
   operation: Operation;
   run: MeasuredRun;
+  hello: MeasuredRun;
 }
 
-/** The hello baseline, measured before and after a group of runs; ratios use the mean of the two. */
-export interface HelloBaseline {
-  before: MeasuredRun;
-  after: MeasuredRun;
-}
-
-/** Runs against one server, between two hello baselines. */
+/** Runs against one server. */
 export interface RunGroup {
-  hello: HelloBaseline;
   rows: OperationResult[];
   /** Resident set of the server before the first run, in bytes. */
   startRssBytes: number;
+}
+
+/** Runs against a server of several processes (WORKERS), on a small SQLite store. */
+export interface MultiCoreGroup extends RunGroup {
+  workers: number;
 }
 
 export interface ScaleGroup extends RunGroup {
@@ -37,7 +40,8 @@ export interface StoreSection {
   store: 'SQLite' | 'PostgreSQL';
   version: string;
   small: RunGroup;
-  argon2: Argon2Result;
+  /** The raw argon2id rate with as many hashes in flight as connections first, then with the server's HASH_CONCURRENCY. */
+  argon2: Argon2Result[];
   scale: ScaleGroup | Skipped;
   profiles: ProfiledOperation[];
 }
@@ -51,15 +55,22 @@ export interface ProfiledOperation {
 export interface BenchResults {
   date: string;
   stores: (StoreSection | (Skipped & { store: StoreSection['store'] }))[];
-  multiCore: RunGroup | Skipped;
+  multiCore: MultiCoreGroup | Skipped;
 }
 
 export function isSkipped<T extends object>(value: T | Skipped): value is Skipped {
   return 'skipped' in value;
 }
 
-export function helloRate(hello: HelloBaseline): number {
-  return (hello.before.requestsPerSecond + hello.after.requestsPerSecond) / 2;
+/** Returns an operation's throughput as a fraction of the hello run before it. */
+export function helloRatio(row: OperationResult): number {
+  return row.run.requestsPerSecond / row.hello.requestsPerSecond;
+}
+
+/** Returns the mean throughput of the hello runs of a group. */
+export function meanHelloRate(group: RunGroup): number {
+  const rates = [...new Set(group.rows.map((row) => row.hello))].map((hello) => hello.requestsPerSecond);
+  return rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
 }
 
 export function rowOf(group: RunGroup, operation: Operation): OperationResult | undefined {
@@ -84,13 +95,11 @@ export function failureOf(run: MeasuredRun): string | null {
 export function failures(results: BenchResults): string[] {
   const found: string[] = [];
   const check = (where: string, group: RunGroup) => {
-    for (const [name, run] of [['hello before', group.hello.before], ['hello after', group.hello.after]] as const) {
-      const failure = failureOf(run);
-      if (failure) found.push(`${where}, ${name}: ${failure}`);
-    }
     for (const row of group.rows) {
       const failure = failureOf(row.run);
       if (failure) found.push(`${where}, ${row.operation}: ${failure}`);
+      const helloFailure = failureOf(row.hello);
+      if (helloFailure) found.push(`${where}, hello before ${row.operation}: ${helloFailure}`);
     }
   };
 

@@ -9,13 +9,14 @@
 //
 // The password hash is computed once, with the server's argon2id settings (HASH_MEMORY_KIB, HASH_TIME_COST,
 // HASH_PARALLELISM), and stored on every account, so logins to seeded accounts cost what real ones do.
+// dist/ is rebuilt first when a source file is newer, unless BENCH_CLI names the built CLI to migrate with.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { loadConfig } from '../src/config.js';
 import { PasswordHasher } from '../src/passwords/password-hasher.js';
-import { buildIfNeeded, migrate } from './servers.js';
+import { buildIfNeeded, migrate, useCli } from './servers.js';
 import { MANIFEST_NAME, seedBatches, type SeedConstants, type SeedManifest } from './seed-rows.js';
 import { countPostgresAccounts, writePostgresSeed } from './seed-postgres.js';
 import { countSqliteAccounts, writeSqliteSeed } from './seed-sqlite.js';
@@ -29,7 +30,9 @@ async function main(): Promise<void> {
   const isSqlite = config.databaseUrl.startsWith('sqlite:');
   const where = isSqlite ? config.databaseUrl : `PostgreSQL database ${new URL(config.databaseUrl).pathname.slice(1)}`;
 
-  buildIfNeeded();
+  const builtCli = process.env.BENCH_CLI?.trim();
+  if (builtCli) useCli(builtCli);
+  else buildIfNeeded();
   const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
   await migrate({ ...env, LOG_LEVEL: 'warn' });
 

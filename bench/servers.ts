@@ -10,7 +10,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(REPO_ROOT, 'dist', 'main.js');
+const BUILT_CLI = path.join(REPO_ROOT, 'dist', 'main.js');
+/** The CLI that servers and migrations run: dist/main.js, or its snapshot after snapshotBuild. */
+let cli = BUILT_CLI;
 const HELLO = path.join(REPO_ROOT, 'bench', 'hello-server.ts');
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -27,6 +29,39 @@ export interface ServerProcess {
 /** Rebuilds dist/ when a source file is newer, as `npm start` does. */
 export function buildIfNeeded(): void {
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-if-needed.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
+}
+
+/**
+ * Copies dist/ under `dir`, links every other top-level entry of the checkout beside it (node_modules,
+ * package.json, files that the server reads at run time), and runs every later server and migration from
+ * that copy. A rebuild of dist/ during the benchmark, by `npm test` for instance, then cannot change the
+ * code under measurement halfway. Returns the path of the copied CLI.
+ */
+export function snapshotBuild(dir: string): string {
+  const root = path.join(dir, 'build');
+  fs.cpSync(path.join(REPO_ROOT, 'dist'), path.join(root, 'dist'), { recursive: true });
+  for (const entry of fs.readdirSync(REPO_ROOT)) {
+    if (entry === 'dist' || entry === '.git') continue;
+    fs.symlinkSync(path.join(REPO_ROOT, entry), path.join(root, entry));
+  }
+  cli = path.join(root, 'dist', 'main.js');
+  return cli;
+}
+
+/** Runs servers and migrations with `cliPath`, such as a snapshot that bench.ts made (BENCH_CLI). */
+export function useCli(cliPath: string): void {
+  cli = cliPath;
+}
+
+/** Describes the sources of the build: the commit, and whether src/ has changes that are not committed. */
+export function sourceState(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    return changed === 0 ? `commit ${commit}` : `commit ${commit} with uncommitted changes to ${changed} files under src/`;
+  } catch {
+    return 'sources outside a git checkout';
+  }
 }
 
 /**
@@ -48,7 +83,7 @@ export async function freePort(): Promise<number> {
 
 /** Runs `node dist/main.js migrate` with these settings. */
 export async function migrate(env: Record<string, string>): Promise<void> {
-  await run(process.execPath, [CLI, 'migrate'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+  await run(process.execPath, [cli, 'migrate'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
 }
 
 /**
@@ -59,7 +94,7 @@ export async function startSigmaAccounts(env: Record<string, string>, logFile: s
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const serverEnv = { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: url };
-  return startChild([...nodeOptions, CLI, 'serve'], serverEnv, url, `${url}/health/ready`, logFile);
+  return startChild([...nodeOptions, cli, 'serve'], serverEnv, url, `${url}/health/ready`, logFile);
 }
 
 /** Starts the hello baseline (bench/hello-server.ts) and waits until its route responds. */

@@ -47,10 +47,11 @@ export async function freshStore(kind: StoreKind, label: string, workDir: string
 
 /**
  * Runs `npm run bench:seed` (bench/seed.ts) for the store with `serverEnv`, so that the password hash has
- * the server's parameters. Returns the manifest it wrote and the wall time of the whole command.
+ * the server's parameters, and migrates with the CLI `cli`. Returns the manifest it wrote and the wall
+ * time of the whole command.
  */
-export async function seedStore(store: BenchStore, accounts: number, serverEnv: Record<string, string>): Promise<{ manifest: SeedManifest; seconds: number }> {
-  const env = { PATH: process.env.PATH ?? '', ...serverEnv, ...store.env, BENCH_SCALE: String(accounts) };
+export async function seedStore(store: BenchStore, accounts: number, serverEnv: Record<string, string>, cli: string): Promise<{ manifest: SeedManifest; seconds: number }> {
+  const env = { PATH: process.env.PATH ?? '', ...serverEnv, ...store.env, BENCH_SCALE: String(accounts), BENCH_CLI: cli };
   const started = performance.now();
 
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'seed.ts')], { cwd: REPO_ROOT, env, stdio: 'inherit' });
