@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import { PASSWORD, uniqueAddress } from './helpers/accounts.js';
@@ -29,6 +30,21 @@ describe('request logs', () => {
   after(async () => {
     await server.stop();
     await smtp.stop();
+  });
+
+  test('client abort is not a store outage', async () => {
+    const marker = server.logLines.length;
+    const { port } = new URL(server.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // The headers promise a body that never comes; then the client goes away.
+    socket.write('POST /api/2.0/accounts/action/?do=create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+
+    await waitUntil(() => server.logLines.slice(marker).some((line) => line.includes('request completed') || line.includes('request rejected')), 'the aborted request is logged');
+    const lines = server.logLines.slice(marker);
+    assert.ok(!lines.some((line) => line.includes('store unavailable')), lines.join('\n'));
   });
 
   test('whole flow leaks no secret and logs each request once', async () => {

@@ -41,6 +41,12 @@ export function toApiError(error: FastifyError, requestId: string, bodyLimitByte
       return validationError(null, 'request URL is malformed');
   }
 
+  // Node's request stream fails this way when the client closes the connection before its body arrived.
+  // No one reads the answer, but it must not be logged as a store outage.
+  if (error.code === 'ECONNRESET' && error.message === 'aborted') {
+    return validationError(null, 'the client closed the connection before the request body arrived');
+  }
+
   if (error instanceof HashQueueFullError) {
     return new ApiError(
       503,
