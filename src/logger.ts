@@ -8,7 +8,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return pino(
     {
       level,
-      // The pid tells the processes of WORKERS=N apart.
+      // The pid identifies each process of WORKERS=N.
       base: { service: 'sigma-accounts', pid: process.pid },
       redact: {
         paths: [

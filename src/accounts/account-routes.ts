@@ -154,7 +154,7 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
     body: { type: 'object', properties: credentials, additionalProperties: false },
     handle: async (request, _reply, body) => {
       if (body.username === undefined && body.password === undefined) {
-        // A companion service learns who holds an async_auth cookie. It counts only for a request without
+        // A companion service learns which account an async_auth cookie belongs to. It counts only for a request without
         // other credentials: an Authorization header or a session is judged alone, even when it is wrong.
         const asyncAuth = request.cookies[ASYNC_AUTH_COOKIE];
         if (asyncAuth && request.headers.authorization === undefined && !(await authenticator.identify(request))) {

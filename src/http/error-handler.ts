@@ -42,7 +42,7 @@ export function toApiError(error: FastifyError, requestId: string, bodyLimitByte
   }
 
   // Node's request stream fails this way when the client closes the connection before its body arrived.
-  // No one reads the answer, but it must not be logged as a store outage.
+  // Nobody receives the response, and the failure must not be logged as a store outage.
   if (error.code === 'ECONNRESET' && error.message === 'aborted') {
     return validationError(null, 'the client closed the connection before the request body arrived');
   }
@@ -99,7 +99,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
 }
 
 /**
- * Returns whether a request says it comes from a page's script (`X-Requested-With: XMLHttpRequest`). A
+ * Returns whether a request declares that a page's script sent it (`X-Requested-With: XMLHttpRequest`). A
  * browser answers a 401 with a Basic or Digest challenge by asking for a password in a dialog of its own,
  * even for a script's request, so such requests get a challenge of a scheme browsers do not prompt for.
  */

@@ -25,7 +25,7 @@ export interface SessionSettings {
   logger: Pick<Logger, 'warn'>;
 }
 
-// A session waiting for its second factor ends soon, so that a stolen password alone holds nothing for long.
+// A session waiting for its second factor ends soon, so that a stolen password alone gives access to nothing for long.
 const SECOND_FACTOR_WINDOW_MS = 5 * 60 * 1000;
 
 // Long user agents are cut: they are shown to the owner, not used for any decision.

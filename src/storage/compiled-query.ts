@@ -4,8 +4,8 @@ import type { Compilable, CompiledQuery, Kysely } from 'kysely';
  * A query compiled once and run with new parameter values each time. Kysely builds and compiles a query on
  * every call, which costs more than the lookup itself on the busiest paths, such as finding a session.
  *
- * `build` receives stand-in values and returns the query; each stand-in must appear exactly once among the
- * compiled parameters, which `run` then replaces with the real values in the same order.
+ * `build` receives stand-in values and returns the query. Each stand-in must appear exactly once among the
+ * compiled parameters, because `run` replaces them with the real values in the same order.
  */
 export class CompiledTemplate<Row> {
   private readonly compiled: CompiledQuery<Row>;
