@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
+import { Kysely, type LogEvent, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import pg from 'pg';
 
 import { migrationProvider } from './migrations/index.js';
@@ -17,6 +17,17 @@ export interface DatabaseHandle {
   description: string;
   /** The PostgreSQL connection pool, whose counts metrics report. Null on SQLite, which has no pool. */
   pool: PoolUsage | null;
+  /** SQLite only: the clock that shows whether the database may have changed since an earlier reading. Null on PostgreSQL. */
+  changes: ChangeClock | null;
+}
+
+/**
+ * A counter that moves on with every statement of this process that may write, and with every commit of
+ * another process to the same file. Two equal readings mean that no data changed in between, so a value
+ * read from the database at the first reading is still current at the second.
+ */
+export interface ChangeClock {
+  read(): number;
 }
 
 /** Connection counts of a pool, named as pg.Pool names them. */
@@ -39,8 +50,19 @@ export interface PoolSettings {
 
 const DEFAULT_POOL: PoolSettings = { databasePoolSize: 10, databaseStatementTimeoutMs: 5000, databaseConnectTimeoutMs: 5000 };
 
+/**
+ * Returns the function that Kysely calls after every statement on a store of `dialect`, with the compiled SQL
+ * and its duration. Every statement passes through it, so tracing hooks in here.
+ */
+export type StatementObserver = (dialect: Dialect) => (event: LogEvent) => void;
+
 /** Opens the store named by a `sqlite:PATH` or `postgres://` URL. */
-export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_POOL, onPoolError?: (error: Error) => void): DatabaseHandle {
+export function openDatabase(
+  databaseUrl: string,
+  pool: PoolSettings = DEFAULT_POOL,
+  onPoolError?: (error: Error) => void,
+  observeStatements?: StatementObserver,
+): DatabaseHandle {
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -54,8 +76,9 @@ export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_P
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 1000');
 
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', description: `sqlite:${file}`, pool: null };
+    const changes = new SqliteChangeClock(sqlite);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, changes) }), log: observeStatements?.('sqlite') });
+    return { db, dialect: 'sqlite', description: `sqlite:${file}`, pool: null, changes };
   }
 
   const url = new URL(databaseUrl);
@@ -73,8 +96,8 @@ export function openDatabase(databaseUrl: string, pool: PoolSettings = DEFAULT_P
   connections.on('connect', (client) => {
     client.on('error', (error) => onPoolError?.(error));
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connections }) });
-  return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}`, pool: connections };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connections }), log: observeStatements?.('postgres') });
+  return { db, dialect: 'postgres', description: `postgres://${url.host}${url.pathname}`, pool: connections, changes: null };
 }
 
 /** Runs every pending migration; throws when one fails, leaving the failed one unapplied. */
@@ -93,8 +116,9 @@ const MAX_CACHED_STATEMENTS = 1000;
 /**
  * Wraps a better-sqlite3 database so that each distinct SQL text is prepared once and its statement reused:
  * Kysely's SQLite driver prepares every query it runs, and preparing costs more than running a lookup.
+ * Kysely calls `prepare` right before it runs each statement, so `changes` counts the writes there.
  */
-function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDialectDatabase {
+function withStatementCache(sqlite: SqliteDatabase.Database, changes: SqliteChangeClock): SqliteDialectDatabase {
   const statements = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => sqlite.close(),
@@ -105,7 +129,37 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDialectDatab
         if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
         statements.set(text, statement);
       }
+      // Counted before the write runs and whether or not it commits, so the clock may move on too often, never too rarely.
+      if (!statement.readonly) changes.countWrite();
       return statement;
     },
   };
+}
+
+/**
+ * The change clock of a SQLite file. `PRAGMA data_version` changes when another connection (another
+ * process, or the command line) commits. It stays the same for this connection's own commits, which
+ * countWrite counts instead.
+ */
+class SqliteChangeClock implements ChangeClock {
+  private ticks = 0;
+  private seenVersion: unknown = null;
+  private readonly dataVersion: SqliteDatabase.Statement;
+
+  constructor(sqlite: SqliteDatabase.Database) {
+    this.dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  }
+
+  countWrite(): void {
+    this.ticks += 1;
+  }
+
+  read(): number {
+    const version = this.dataVersion.get();
+    if (version !== this.seenVersion) {
+      this.seenVersion = version;
+      this.ticks += 1;
+    }
+    return this.ticks;
+  }
 }

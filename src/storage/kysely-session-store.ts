@@ -5,12 +5,17 @@ import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely';
 import type { LiveSession, Liveness, Page, SessionRecord, SessionStore } from '../sessions/session-store.js';
 import { CompiledTemplate } from './compiled-query.js';
 import type { AccountTable, Database, SessionTable } from './schema.js';
+import type { StoreReadCache } from './store-read-cache.js';
 
 export class KyselySessionStore implements SessionStore {
   private findLive: SessionLookup | null = null;
   private findLiveIdle: SessionLookup | null = null;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  /** `cache`, on SQLite outside transactions, spares repeated lookups of a session while the store is unchanged. */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cache: StoreReadCache<LiveSession> | null = null,
+  ) {}
 
   async insert(session: SessionRecord): Promise<void> {
     await this.db
@@ -31,13 +36,19 @@ export class KyselySessionStore implements SessionStore {
   }
 
   async findValid(digest: string, liveness: Liveness): Promise<LiveSession | null> {
+    // A kept session was live when read; what the time alone decides may have changed since.
+    const cached = this.cache?.get(digest);
+    if (cached) return isLive(cached, liveness) ? cached : null;
+    const readingBefore = this.cache?.readClock() ?? 0;
+
     // Every authenticated request by cookie runs this lookup, so its SQL is compiled once per variant.
     const withIdleTimeout = liveness.idleTimeoutMs > 0;
     const template = withIdleTimeout ? (this.findLiveIdle ??= this.findLiveTemplate(true)) : (this.findLive ??= this.findLiveTemplate(false));
     const values = withIdleTimeout ? [digest, liveness.now, liveness.now - liveness.idleTimeoutMs] : [digest, liveness.now];
     const [row] = await template.run(this.db, values);
     if (!row) return null;
-    return { ...toRecord(row), restrictions: { httpsOnly: row.api_https_only === 1, networks: row.network_restrictions } };
+    const session = { ...toRecord(row), restrictions: { httpsOnly: row.api_https_only === 1, networks: row.network_restrictions } };
+    return this.cache ? this.cache.set(digest, session, readingBefore) : session;
   }
 
   private findLiveTemplate(withIdleTimeout: boolean) {
@@ -169,4 +180,8 @@ function toRecord(row: Selectable<SessionTable>): SessionRecord {
     userAgent: row.user_agent,
     secondFactorPending: row.second_factor_pending === 1,
   };
+}
+
+function isLive(session: LiveSession, { now, idleTimeoutMs }: Liveness): boolean {
+  return session.expiresAt > now && (idleTimeoutMs <= 0 || session.lastSeenAt > now - idleTimeoutMs);
 }

@@ -5,12 +5,12 @@ import type { AuditStore } from '../audit/audit-store.js';
 import type { TokenStore } from '../confirmation/token-store.js';
 import type { DigestStore } from '../digest/digest-store.js';
 import type { OutboxStore } from '../mail/outbox-store.js';
-import type { ProfileStore } from '../profile/profile-store.js';
+import type { ProfileStore, StoredProfile } from '../profile/profile-store.js';
 import type { PromoStore } from '../promo/promo-store.js';
-import type { SessionStore } from '../sessions/session-store.js';
+import type { LiveSession, SessionStore } from '../sessions/session-store.js';
 import type { ThrottleStore } from '../throttle/throttle-store.js';
 import type { TwoFactorStore } from '../two-factor/two-factor-store.js';
-import { type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings, type PoolUsage } from './database.js';
+import { type ChangeClock, type DatabaseHandle, type Dialect, migrateToLatest, openDatabase, type PoolSettings, type PoolUsage, type StatementObserver } from './database.js';
 import { KyselyAccountStore } from './kysely-account-store.js';
 import { KyselyAdminStore } from './kysely-admin-store.js';
 import { KyselyApiTokenStore } from './kysely-api-token-store.js';
@@ -24,6 +24,7 @@ import { KyselyThrottleStore } from './kysely-throttle-store.js';
 import { KyselyTokenStore } from './kysely-token-store.js';
 import { KyselyTwoFactorStore } from './kysely-two-factor-store.js';
 import type { Database } from './schema.js';
+import { StoreReadCache } from './store-read-cache.js';
 import { type Kysely, sql } from 'kysely';
 
 /** The feature stores, bound either to the database or to one open transaction. */
@@ -56,8 +57,13 @@ export interface Store extends Stores {
 }
 
 /** Opens the database, brings its schema up to date and returns the stores over it. */
-export async function openStore(databaseUrl: string, pool?: PoolSettings, onPoolError?: (error: Error) => void): Promise<Store> {
-  const handle = openDatabase(databaseUrl, pool, onPoolError);
+export async function openStore(
+  databaseUrl: string,
+  pool?: PoolSettings,
+  onPoolError?: (error: Error) => void,
+  observeStatements?: StatementObserver,
+): Promise<Store> {
+  const handle = openDatabase(databaseUrl, pool, onPoolError, observeStatements);
 
   try {
     await migrateToLatest(handle.db);
@@ -70,7 +76,7 @@ export async function openStore(databaseUrl: string, pool?: PoolSettings, onPool
 
 function storeOver(handle: DatabaseHandle): Store {
   return {
-    ...storesOver(handle.db, handle.dialect),
+    ...storesOver(handle.db, handle.dialect, handle.changes ? readCaches(handle.changes) : null),
     dialect: handle.dialect,
     description: handle.description,
     pool: handle.pool,
@@ -90,13 +96,26 @@ function storeOver(handle: DatabaseHandle): Store {
   };
 }
 
-function storesOver(db: Kysely<Database>, dialect: Dialect): Stores {
+/** The read caches of a SQLite store; see StoreReadCache. */
+interface ReadCaches {
+  sessions: StoreReadCache<LiveSession>;
+  profiles: StoreReadCache<StoredProfile>;
+}
+
+// Entries kept per cache at most: a live session or a profile is a few hundred bytes to a few kilobytes.
+const MAX_CACHED_READS = 10_000;
+
+function readCaches(changes: ChangeClock): ReadCaches {
+  return { sessions: new StoreReadCache(changes, MAX_CACHED_READS), profiles: new StoreReadCache(changes, MAX_CACHED_READS) };
+}
+
+function storesOver(db: Kysely<Database>, dialect: Dialect, caches: ReadCaches | null = null): Stores {
   return {
     accounts: new KyselyAccountStore(db),
     tokens: new KyselyTokenStore(db),
-    sessions: new KyselySessionStore(db),
+    sessions: new KyselySessionStore(db, caches?.sessions ?? null),
     outbox: new KyselyOutboxStore(db, dialect),
-    profiles: new KyselyProfileStore(db, dialect),
+    profiles: new KyselyProfileStore(db, dialect, caches?.profiles ?? null),
     digest: new KyselyDigestStore(db),
     promos: new KyselyPromoStore(db),
     admin: new KyselyAdminStore(db),
