@@ -1,8 +1,16 @@
 import type { FastifyRequest } from 'fastify';
 
+import {
+  type Access,
+  ANY_CREDENTIALS,
+  EMPTY_OBJECT_SCHEMA,
+  NO_CREDENTIALS,
+  READ_CREDENTIALS,
+  UUID_SCHEMA,
+} from '../api-docs/operation-docs.js';
 import type { ConfirmationService } from '../confirmation/confirmation-service.js';
 import { validationError } from '../http/api-error.js';
-import type { Action, ActionTable } from '../http/actions.js';
+import type { Action, ActionsSummary, ActionTable } from '../http/actions.js';
 import { assertAllowed, type Authenticator, sessionCaller } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { clearSessionCookies, sessionIdOf, setSessionCookies } from '../http/session-cookies.js';
@@ -43,6 +51,21 @@ const credentials = {
 };
 const noFields = { type: 'object', properties: {}, additionalProperties: false } as const;
 
+/** The body of a success that names the account: `{"uuid": ...}`. */
+export const ACCOUNT_UUID_SCHEMA = { type: 'object', properties: { uuid: UUID_SCHEMA }, required: ['uuid'], additionalProperties: false } as const;
+
+/** The OpenAPI entry of `/api/2.0/accounts/action/` as a whole. */
+export const ACCOUNT_ACTIONS_SUMMARY: ActionsSummary = {
+  tag: 'accounts',
+  summary: 'Account actions: POST /api/2.0/accounts/action/?do=NAME',
+  description:
+    'Sign-up, login, logout, password reset and change, address change, two-factor authentication and deletion. ' +
+    'Actions that set cookies set `sessionid` and `csrftoken` (`__Host-` prefixed with COOKIE_HOST_PREFIX=on).',
+};
+
+// check_login_with_return_uuid takes credentials in the body too, and an async_auth cookie from a companion service.
+const UUID_LOOKUP: Access = { credentials: [...READ_CREDENTIALS.credentials, 'asyncAuth'], csrf: false, optional: true };
+
 /** Returns the sign-up, login and session-check actions of `/api/2.0/accounts/action/?do=...`. */
 export function accountActions(deps: AccountRouteDeps): ActionTable {
   const { accounts, confirmation, sessions, authenticator } = deps;
@@ -56,6 +79,23 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       },
       required: ['email'],
       additionalProperties: false,
+    },
+    docs: {
+      summary: 'Sign up: queue an email with a link to set the password',
+      description:
+        'The response is the same whether or not the address has an account: a registered address gets a random uuid, and its ' +
+        'owner gets an email instead. An unknown, expired or used-up promo code is a 400 on `promo`.',
+      access: NO_CREDENTIALS,
+      response: {
+        description: 'The uuid of the new account, or a random uuid when the address has an account already.',
+        schema: {
+          type: 'object',
+          properties: { success: { type: 'boolean', const: true }, uuid: UUID_SCHEMA },
+          required: ['success', 'uuid'],
+          additionalProperties: false,
+        },
+      },
+      errors: [429],
     },
     handle: async (request, _reply, body) => {
       const parsed = parseEmailAddress(body.email);
@@ -77,8 +117,15 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
       required: ['token', 'password'],
       additionalProperties: false,
     },
+    docs: {
+      summary: 'Set the first password with the token from the sign-up email, and log in',
+      description: 'Sets the session cookies. An unknown, used or expired token is a 400 on `token`, a password the policy rejects a 400 on `password`.',
+      access: NO_CREDENTIALS,
+      response: { description: 'The account is active and the caller logged in.', schema: ACCOUNT_UUID_SCHEMA },
+      errors: [503],
+    },
     handle: async (request, reply, body) => {
-      const outcome = await confirmation.confirm(body.token, body.password, clientOf(request), Date.now());
+      const outcome = await confirmation.confirm(body.token, body.password, clientOf(request), Date.now(), request.log);
       if (!outcome.ok) throw validationError(outcome.field, outcome.reason);
 
       // Like login, confirm replaces whatever session the browser had, so it never keeps two.
@@ -92,6 +139,15 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
 
   const login: Action<{ username: string; password: string }> = {
     body: { type: 'object', properties: credentials, required: ['username', 'password'], additionalProperties: false },
+    docs: {
+      summary: 'Log in with the email address and password; sets the session cookies',
+      description:
+        'Every cause of a failure gets the same 401. With two-factor authentication on, the session is limited until `verify_otp` ' +
+        'takes a code.',
+      access: NO_CREDENTIALS,
+      response: { description: 'The caller is logged in.', schema: ACCOUNT_UUID_SCHEMA },
+      errors: [401, 403, 429, 503],
+    },
     handle: async (request, reply, body) => {
       const client = clientOf(request);
       const authenticate = () => accounts.authenticate(body.username, body.password);
@@ -124,6 +180,13 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
 
   const logout: Action<Record<string, never>> = {
     body: noFields,
+    docs: {
+      summary: 'Log out: end the session of the cookie and expire both cookies',
+      description: 'Succeeds without a session too.',
+      access: { credentials: ['session'], csrf: true, optional: true },
+      response: { description: 'The session is ended.', schema: EMPTY_OBJECT_SCHEMA },
+      errors: [403],
+    },
     handle: async (request, reply) => {
       // The session of the cookie ends even when an Authorization header came along, but only with the
       // session's CSRF token, because the cookie is ambient authority.
@@ -144,6 +207,12 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
 
   const checkLogin: Action<Record<string, never>> = {
     body: noFields,
+    docs: {
+      summary: 'Check that the request is authenticated',
+      description: 'A session that waits for its second factor is not logged in.',
+      access: READ_CREDENTIALS,
+      response: { description: 'The request is authenticated.', schema: EMPTY_OBJECT_SCHEMA },
+    },
     handle: async (request) => {
       await authenticator.require(request, { changesNothing: true });
       return {};
@@ -152,6 +221,15 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
 
   const checkLoginWithReturnUuid: Action<{ username?: string; password?: string }> = {
     body: { type: 'object', properties: credentials, additionalProperties: false },
+    docs: {
+      summary: 'Return the uuid of the authenticated account, of the credentials in the body, or of an async_auth cookie',
+      description:
+        'With `username` and `password` in the body, they are checked. With an empty body, the request is judged by its ' +
+        '`Authorization` header or session, or else by its `async_auth` cookie.',
+      access: UUID_LOOKUP,
+      response: { description: 'The account of the credentials.', schema: ACCOUNT_UUID_SCHEMA },
+      errors: [401, 403, 429, 503],
+    },
     handle: async (request, _reply, body) => {
       if (body.username === undefined && body.password === undefined) {
         // A companion service learns which account an async_auth cookie belongs to. It counts only for a request without
@@ -182,6 +260,11 @@ export function accountActions(deps: AccountRouteDeps): ActionTable {
 
   const authenticateAsynchronous: Action<Record<string, never>> = {
     body: noFields,
+    docs: {
+      summary: `Set an async_auth cookie, valid for ${ASYNC_AUTH_TTL_SECONDS} seconds, for a companion service`,
+      access: ANY_CREDENTIALS,
+      response: { description: 'The cookie is set.', schema: EMPTY_OBJECT_SCHEMA },
+    },
     handle: async (request, reply) => {
       const caller = await authenticator.require(request);
       assertCsrf(request, caller, sessions, deps.publicUrl);

@@ -1,15 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 
 import { clientOf } from '../accounts/account-routes.js';
+import {
+  DATE_TIME_SCHEMA,
+  EMPTY_OBJECT_SCHEMA,
+  type OperationDocs,
+  PASSWORD_CREDENTIALS,
+  READ_CREDENTIALS,
+  UUID_SCHEMA,
+} from '../api-docs/operation-docs.js';
 import { notFoundError, permissionError, validationError } from '../http/api-error.js';
 import type { Authenticator, Caller } from '../http/authentication.js';
-import { bodyValidator } from '../http/body-schema.js';
+import { type BodySchema, bodyValidator } from '../http/body-schema.js';
 import { rejectControlCharacters } from '../http/control-characters.js';
 import { assertCsrf } from '../http/csrf.js';
+import { listSchema } from '../http/pagination.js';
 import { registerResource } from '../http/resource.js';
 import { isoWithOffset } from '../iso-time.js';
 import type { SessionService } from '../sessions/session-service.js';
-import { MAX_TOKENS_PER_ACCOUNT, type ApiTokenService } from './api-token-service.js';
+import { MAX_TOKENS_PER_ACCOUNT, type ApiTokenService, TOKEN_SHAPE } from './api-token-service.js';
 import type { ApiTokenRecord } from './api-token-store.js';
 
 export interface ApiTokenRouteDeps {
@@ -34,7 +43,7 @@ interface CreateBody {
   read_only?: boolean;
 }
 
-const validateCreate = bodyValidator({
+const CREATE_BODY: BodySchema = {
   type: 'object',
   properties: {
     name: { type: 'string', minLength: 1, maxLength: NAME_MAX_LENGTH },
@@ -43,7 +52,74 @@ const validateCreate = bodyValidator({
   },
   required: ['name'],
   additionalProperties: false,
-});
+};
+const validateCreate = bodyValidator(CREATE_BODY);
+
+/** JSON Schema of a token as `present` writes it. */
+const TOKEN_SCHEMA = {
+  type: 'object',
+  properties: {
+    uuid: UUID_SCHEMA,
+    name: { type: 'string' },
+    read_only: { type: 'boolean' },
+    created: DATE_TIME_SCHEMA,
+    last_used: { type: ['string', 'null'], format: 'date-time', description: 'Recorded at most once a minute.' },
+    expires: { type: ['string', 'null'], format: 'date-time' },
+    resource_uri: { type: 'string' },
+  },
+  required: ['uuid', 'name', 'read_only', 'created', 'last_used', 'expires', 'resource_uri'],
+  additionalProperties: false,
+} as const;
+
+const LIST_DOCS: OperationDocs = {
+  tag: 'api-tokens',
+  summary: 'List the API tokens of the account',
+  access: READ_CREDENTIALS,
+  response: {
+    description: `Every token of the account; \`meta.limit\` is the maximum number of tokens of an account, ${MAX_TOKENS_PER_ACCOUNT}.`,
+    schema: listSchema(TOKEN_SCHEMA),
+  },
+};
+
+const CREATE_DOCS: OperationDocs = {
+  tag: 'api-tokens',
+  summary: 'Create an API token; the response holds its secret, shown only then',
+  description:
+    '`expires` is ISO 8601 with an offset, in the future, or null for never. An account with ' +
+    `${MAX_TOKENS_PER_ACCOUNT} tokens gets a 400. API tokens cannot create tokens.`,
+  access: PASSWORD_CREDENTIALS,
+  requestBody: CREATE_BODY,
+  response: {
+    status: 201,
+    description: 'The new token, with its secret in `token`.',
+    schema: {
+      type: 'object',
+      properties: {
+        objects: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 1,
+          items: {
+            ...TOKEN_SCHEMA,
+            properties: { ...TOKEN_SCHEMA.properties, token: { type: 'string', pattern: TOKEN_SHAPE.source } },
+            required: [...TOKEN_SCHEMA.required, 'token'],
+          },
+        },
+      },
+      required: ['objects'],
+      additionalProperties: false,
+    },
+  },
+};
+
+const REVOKE_DOCS: OperationDocs = {
+  tag: 'api-tokens',
+  summary: 'Revoke an API token at once, on every node',
+  access: PASSWORD_CREDENTIALS,
+  parameters: [{ name: 'uuid', in: 'path', required: true, description: 'The uuid of the token.', schema: UUID_SCHEMA }],
+  response: { description: 'The token is revoked.', schema: EMPTY_OBJECT_SCHEMA },
+  errors: [404],
+};
 
 /**
  * Registers the API tokens of the calling account: `GET /api/2.0/accounts/tokens/` lists them, `POST` creates
@@ -86,7 +162,7 @@ export function registerApiTokenRoutes(app: FastifyInstance, deps: ApiTokenRoute
       reply.code(201);
       return { objects: [{ ...present(created.record), token: created.secret }] };
     },
-  });
+  }, { GET: LIST_DOCS, POST: CREATE_DOCS });
 
   registerResource(app, `${TOKENS_URL}:uuid/`, {
     DELETE: async (request) => {
@@ -98,7 +174,7 @@ export function registerApiTokenRoutes(app: FastifyInstance, deps: ApiTokenRoute
       }
       return {};
     },
-  });
+  }, { DELETE: REVOKE_DOCS });
 }
 
 function expiryOf(text: string, now: number): number {

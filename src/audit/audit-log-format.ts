@@ -31,6 +31,29 @@ export function presentRecord(record: AuditRecord): Record<string, unknown> {
   };
 }
 
+/** JSON Schema of a record as presentRecord writes it. */
+export const AUDIT_RECORD_SCHEMA = {
+  type: 'object',
+  properties: {
+    action: { type: 'string' },
+    actor: {
+      type: ['object', 'null'],
+      properties: { resource_uri: { type: ['string', 'null'] }, uuid: { type: 'string' } },
+      required: ['resource_uri', 'uuid'],
+    },
+    category: { type: 'string' },
+    details: { type: 'string' },
+    error_message: { type: 'string' },
+    error_point: { type: ['string', 'null'] },
+    error_type: { type: ['string', 'null'] },
+    success: { type: 'boolean' },
+    timestamp: { type: 'string', description: 'UTC with microseconds, date and time separated by a space.' },
+    uuid: { type: 'string', description: 'The account the event concerns, or empty.' },
+  },
+  required: ['action', 'actor', 'category', 'details', 'error_message', 'error_point', 'error_type', 'success', 'timestamp', 'uuid'],
+  additionalProperties: false,
+} as const;
+
 /**
  * Returns the actor as a related user resource. The operator command line has no user resource, so it
  * appears with the uuid "operator" and no resource_uri; an anonymous caller appears as null.

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 
+import { NO_CREDENTIALS, type OperationDocs, READ_CREDENTIALS } from '../api-docs/operation-docs.js';
 import type { Authenticator } from '../http/authentication.js';
-import { paginationOf } from '../http/pagination.js';
+import { listSchema, paginationOf, paginationParameters } from '../http/pagination.js';
 import { registerResource } from '../http/resource.js';
-import { auditLogSchemaDocument, DEFAULT_LIMIT, MAX_LIMIT, presentRecord } from './audit-log-format.js';
+import { AUDIT_RECORD_SCHEMA, auditLogSchemaDocument, DEFAULT_LIMIT, MAX_LIMIT, presentRecord } from './audit-log-format.js';
 import type { AuditStore } from './audit-store.js';
 
 export interface AuditRouteDeps {
@@ -12,6 +13,21 @@ export interface AuditRouteDeps {
 }
 
 const LOGS_URL = '/api/2.0/logs/';
+
+const LIST_DOCS: OperationDocs = {
+  tag: 'audit',
+  summary: 'List the audit records about the account, newest first',
+  access: READ_CREDENTIALS,
+  parameters: paginationParameters({ defaultLimit: DEFAULT_LIMIT, maxLimit: MAX_LIMIT }),
+  response: { description: "A page of records in the layout of CloudSigma's audit log.", schema: listSchema(AUDIT_RECORD_SCHEMA) },
+};
+
+const SCHEMA_DOCS: OperationDocs = {
+  tag: 'audit',
+  summary: "Describe the fields of an audit record in the layout of CloudSigma's schema endpoints",
+  access: NO_CREDENTIALS,
+  response: { description: 'Each field with its type and meaning.', schema: { type: 'object' } },
+};
 
 /**
  * Registers `GET /api/2.0/logs/`, the audit records about the calling account, newest first, in
@@ -35,9 +51,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
         objects: records.map(presentRecord),
       };
     },
-  });
+  }, { GET: LIST_DOCS });
 
-  registerResource(app, `${LOGS_URL}schema/`, {
-    GET: async () => schema,
-  });
+  registerResource(app, `${LOGS_URL}schema/`, { GET: async () => schema }, { GET: SCHEMA_DOCS });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 import { registerResource } from '../http/resource.js';
 import { PRODUCT_NAME } from '../mail/messages.js';
-import { formPageBody, problemPageBody, sendPage } from '../pages/page.js';
+import { formPageBody, linkPageDocs, problemPageBody, sendPage } from '../pages/page.js';
 import type { ConfirmationService } from './confirmation-service.js';
 import { CONFIRM_PAGE_PATH } from './confirmation-tokens.js';
 
@@ -29,5 +29,5 @@ export function registerConfirmPage(app: FastifyInstance, confirmation: Confirma
       });
       return sendPage(reply, 200, 'set your password', body);
     },
-  });
+  }, { GET: linkPageDocs('The page of a sign-up link, with a form that sets the first password') });
 }

@@ -1,4 +1,5 @@
 import { clientOf } from '../accounts/account-routes.js';
+import { ANY_CREDENTIALS, EMPTY_OBJECT_SCHEMA } from '../api-docs/operation-docs.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
@@ -28,6 +29,12 @@ export function deletionActions(deps: DeletionRouteDeps): ActionTable {
       properties: { password: { type: 'string' } },
       required: ['password'],
       additionalProperties: false,
+    },
+    docs: {
+      summary: 'Delete the account, given its password',
+      description: 'Ends every session and deletes the tokens and mail of the account; the uuid is never reused.',
+      access: ANY_CREDENTIALS,
+      response: { description: 'The account is deleted and the session cookies expire.', schema: EMPTY_OBJECT_SCHEMA },
     },
     handle: async (request, reply, body) => {
       const caller = await authenticator.require(request);

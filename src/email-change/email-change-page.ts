@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 import { registerResource } from '../http/resource.js';
 import { PRODUCT_NAME } from '../mail/messages.js';
-import { formPageBody, problemPageBody, sendPage } from '../pages/page.js';
+import { formPageBody, linkPageDocs, problemPageBody, sendPage } from '../pages/page.js';
 import type { EmailChangeService } from './email-change-service.js';
 import { EMAIL_CHANGE_PAGE_PATH } from './email-change-tokens.js';
 
@@ -31,5 +31,5 @@ export function registerEmailChangePage(app: FastifyInstance, emailChange: Email
       });
       return sendPage(reply, 200, TITLE, body);
     },
-  });
+  }, { GET: linkPageDocs('The page of an email-change link, with a button that confirms the new address') });
 }

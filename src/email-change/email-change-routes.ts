@@ -1,4 +1,5 @@
 import { clientOf } from '../accounts/account-routes.js';
+import { ANY_CREDENTIALS, EMPTY_OBJECT_SCHEMA, NO_CREDENTIALS } from '../api-docs/operation-docs.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
 import type { Authenticator } from '../http/authentication.js';
@@ -33,6 +34,12 @@ export function emailChangeActions(deps: EmailChangeRouteDeps): ActionTable {
       required: ['email', 'password'],
       additionalProperties: false,
     },
+    docs: {
+      summary: 'Request a change of the email address; a link goes to the new address',
+      description: 'The response is the same whether or not the new address has an account. The address changes when the link is used.',
+      access: ANY_CREDENTIALS,
+      response: { description: 'The request is taken.', schema: EMPTY_OBJECT_SCHEMA },
+    },
     handle: async (request, _reply, body) => {
       const caller = await authenticator.require(request);
       assertCsrf(request, caller, deps.sessions, deps.publicUrl);
@@ -53,6 +60,11 @@ export function emailChangeActions(deps: EmailChangeRouteDeps): ActionTable {
       properties: { token: { type: 'string', maxLength: FIELD_MAX_LENGTH } },
       required: ['token'],
       additionalProperties: false,
+    },
+    docs: {
+      summary: 'Change the email address with the token from the email-change link',
+      access: NO_CREDENTIALS,
+      response: { description: 'The address is changed.', schema: EMPTY_OBJECT_SCHEMA },
     },
     handle: async (request, _reply, body) => {
       const outcome = await emailChange.confirm(body.token, clientOf(request), Date.now());

@@ -1,15 +1,9 @@
 // CloudSigma's error format is a bare JSON list of objects; no library produces it, so it is built here.
 
 /** The `error_type` values of CloudSigma API 2.0. */
-export type ErrorType =
-  | 'validation'
-  | 'notexist'
-  | 'permission'
-  | 'backend'
-  | 'database'
-  | 'concurrency'
-  | 'billing'
-  | 'payment';
+export const ERROR_TYPES = ['validation', 'notexist', 'permission', 'backend', 'database', 'concurrency', 'billing', 'payment'] as const;
+
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 /** One entry of a CloudSigma error list. */
 export interface ErrorEntry {
@@ -18,6 +12,22 @@ export interface ErrorEntry {
   /** The field the error is about, or null when it is about the request as a whole. */
   error_point: string | null;
 }
+
+/** JSON Schema of a CloudSigma error list, the body of every 4xx and 5xx response of the API. */
+export const ERROR_LIST_SCHEMA = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    type: 'object',
+    properties: {
+      error_type: { type: 'string', enum: ERROR_TYPES },
+      error_message: { type: 'string', description: 'What failed, and on which value.' },
+      error_point: { type: ['string', 'null'], description: 'The field or parameter the error is about, or null when it is about the request as a whole.' },
+    },
+    required: ['error_type', 'error_message', 'error_point'],
+    additionalProperties: false,
+  },
+} as const;
 
 /** An error that the one error handler turns into a CloudSigma error list with `status`. */
 export class ApiError extends Error {

@@ -1,6 +1,7 @@
 import accepts from '@fastify/accepts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
+import type { ParameterDocs } from '../api-docs/operation-docs.js';
 import { ApiError, validationError } from './api-error.js';
 
 // Media types of API responses. The order breaks ties in Accept, so that the wildcards (any type, or any
@@ -12,6 +13,14 @@ const DEFAULT_TYPE: ResponseType = 'application/json';
 
 /** Values of the `format` query parameter. */
 const FORMATS: Record<string, ResponseType> = { json: 'application/json', xml: 'application/xml' };
+
+/** The OpenAPI entry of the `format` query parameter, which every operation under /api/ reads. */
+export const FORMAT_PARAMETER: ParameterDocs = {
+  name: 'format',
+  in: 'query',
+  description: 'The response format; it wins over the Accept header. An unknown value is a 400.',
+  schema: { type: 'string', enum: Object.keys(FORMATS) },
+};
 
 const responseTypes = new WeakMap<FastifyRequest, ResponseType>();
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 
+import type { OperationDocs } from '../api-docs/operation-docs.js';
 import { notAuthenticatedError } from '../http/api-error.js';
 import { registerResource } from '../http/resource.js';
 import { type BearerTokenCheck, METRICS_CHALLENGE } from './bearer-token.js';
@@ -17,6 +18,13 @@ export function registerMetrics(app: FastifyInstance, metrics: ServerMetrics, ac
   if (metrics.tokenCheck) registerMetricsRoute(app, metrics, metrics.tokenCheck);
 }
 
+const METRICS_DOCS: OperationDocs = {
+  tag: 'metrics',
+  summary: 'The Prometheus metrics of this process, in the text format',
+  access: { credentials: ['metricsToken'], csrf: false },
+  response: { description: 'The metrics.', mediaType: 'text/plain' },
+};
+
 function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics, tokenCheck: BearerTokenCheck): void {
   registerResource(app, '/metrics', {
     GET: async (request, reply) => {
@@ -28,5 +36,5 @@ function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics, toke
       reply.type(metrics.contentType).header('Cache-Control', 'no-store');
       return text;
     },
-  });
+  }, { GET: METRICS_DOCS });
 }

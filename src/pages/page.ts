@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
+import { NO_CREDENTIALS, type OperationDocs } from '../api-docs/operation-docs.js';
 import { registerResource } from '../http/resource.js';
 import { escapeHtml, PRODUCT_NAME } from '../mail/messages.js';
 import { MIN_PASSWORD_LENGTH } from '../passwords/password-policy.js';
@@ -23,10 +24,28 @@ const PAGE_HEADERS = {
 export function registerPageAssets(app: FastifyInstance): void {
   registerResource(app, `${ASSETS_PATH}page.css`, {
     GET: async (_request, reply) => sendAsset(reply, 'text/css; charset=utf-8', PAGE_CSS),
-  });
+  }, { GET: assetDocs('The style sheet of the pages', 'text/css') });
   registerResource(app, `${ASSETS_PATH}form.js`, {
     GET: async (_request, reply) => sendAsset(reply, 'text/javascript; charset=utf-8', FORM_JS),
-  });
+  }, { GET: assetDocs('The script of the pages with a form', 'text/javascript') });
+}
+
+/** Returns the OpenAPI entry of a style sheet or script of the pages. */
+export function assetDocs(summary: string, mediaType: string): OperationDocs {
+  return { tag: 'pages', summary, access: NO_CREDENTIALS, response: { description: summary, mediaType } };
+}
+
+/** Returns the OpenAPI entry of a page that an emailed link opens, with the link's token in `?token=`. */
+export function linkPageDocs(summary: string): OperationDocs {
+  return {
+    tag: 'pages',
+    summary,
+    description: 'Opening the page only reads the token, because mail scanners open links before people do.',
+    access: NO_CREDENTIALS,
+    parameters: [{ name: 'token', in: 'query', required: true, description: 'The token from the emailed link.', schema: { type: 'string' } }],
+    response: { description: 'The page with its form.', mediaType: 'text/html' },
+    otherResponses: { 400: { description: 'A page that explains why the link cannot be used.', mediaType: 'text/html' } },
+  };
 }
 
 /** Sends a style sheet or script of the pages, which browsers may keep for an hour. */

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 
 import { clientOf } from '../accounts/account-routes.js';
+import { ANY_CREDENTIALS, NO_CREDENTIALS, type OperationDocs, READ_CREDENTIALS } from '../api-docs/operation-docs.js';
 import { notFoundError } from '../http/api-error.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
 import { registerResource } from '../http/resource.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { profileSchemaDocument } from './profile-fields.js';
+import { profileJsonSchema } from './profile-json-schema.js';
 import type { ProfileService } from './profile-service.js';
 
 export interface ProfileRouteDeps {
@@ -15,6 +17,33 @@ export interface ProfileRouteDeps {
   sessions: SessionService;
   publicUrl: string;
 }
+
+const PROFILE_RESPONSE = { description: 'Every field of the profile.', schema: profileJsonSchema('response') };
+
+const READ_DOCS: OperationDocs = {
+  tag: 'profile',
+  summary: 'Read the profile of the account',
+  access: READ_CREDENTIALS,
+  response: PROFILE_RESPONSE,
+  errors: [404],
+};
+
+const UPDATE_DOCS: OperationDocs = {
+  tag: 'profile',
+  summary: 'Change the writable fields of the profile that the body names',
+  description: 'Read-only fields are ignored, so a client may send back what it read. An unknown or invalid field is a 400 on that field.',
+  access: ANY_CREDENTIALS,
+  requestBody: profileJsonSchema('request'),
+  response: PROFILE_RESPONSE,
+  errors: [404],
+};
+
+const SCHEMA_DOCS: OperationDocs = {
+  tag: 'profile',
+  summary: "Describe the profile's fields in the layout of CloudSigma's schema endpoints",
+  access: NO_CREDENTIALS,
+  response: { description: 'Each field with its type, default, and whether it is read-only.', schema: { type: 'object' } },
+};
 
 /** Registers `/api/2.0/profile/` (GET, PUT) and `/api/2.0/profile/schema/` (GET). */
 export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRouteDeps): void {
@@ -37,9 +66,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRouteDe
       if (!profile) throw notFoundError('the account has no profile');
       return profile;
     },
-  });
+  }, { GET: READ_DOCS, PUT: UPDATE_DOCS });
 
-  registerResource(app, '/api/2.0/profile/schema/', {
-    GET: async () => schema,
-  });
+  registerResource(app, '/api/2.0/profile/schema/', { GET: async () => schema }, { GET: SCHEMA_DOCS });
 }

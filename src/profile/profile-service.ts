@@ -11,7 +11,7 @@ import type { StoredProfile } from './profile-store.js';
 type Problem = { point: string; message: string };
 
 // A non-negative decimal as a string, optionally in exponent form ("26.73", "0E-16"), as CloudSigma sends.
-const DECIMAL = /^\d{1,15}(\.\d{1,16})?([eE][+-]?\d{1,2})?$/;
+export const DECIMAL = /^\d{1,15}(\.\d{1,16})?([eE][+-]?\d{1,2})?$/;
 const MAX_DECIMAL = 1e15;
 // C0 controls other than tab, line feed and carriage return, DEL, and lone surrogates.
 const FORBIDDEN_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

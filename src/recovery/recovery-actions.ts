@@ -1,4 +1,5 @@
-import { clientOf } from '../accounts/account-routes.js';
+import { ACCOUNT_UUID_SCHEMA, clientOf } from '../accounts/account-routes.js';
+import { ANY_CREDENTIALS, EMPTY_OBJECT_SCHEMA, NO_CREDENTIALS } from '../api-docs/operation-docs.js';
 import { parseEmailForLookup } from '../accounts/email-address.js';
 import { validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
@@ -37,6 +38,13 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
       required: ['email'],
       additionalProperties: false,
     },
+    docs: {
+      summary: 'Email a link to choose a new password, if the address has an active account',
+      description: 'The response is the same for every well-formed address, whether or not it has an account.',
+      access: NO_CREDENTIALS,
+      response: { description: 'The request is taken.', schema: EMPTY_OBJECT_SCHEMA },
+      errors: [429],
+    },
     handle: async (request, _reply, body) => {
       // A malformed address is rejected, because that reveals nothing about which addresses have accounts.
       // A look-alike spelling finds the account it imitates, and the link goes to that account's own address.
@@ -44,7 +52,7 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
       if (!parsed.ok) throw validationError('email', parsed.reason);
       await deps.throttling.mailRequests.take(request, 'request_password_reset', parsed.email.key);
 
-      await passwordResets.request(parsed.email, clientOf(request), Date.now());
+      await passwordResets.request(parsed.email, clientOf(request), Date.now(), request.log);
       return {};
     },
   };
@@ -56,8 +64,15 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
       required: ['token', 'password'],
       additionalProperties: false,
     },
+    docs: {
+      summary: 'Set a new password with the token from the reset email, and log in',
+      description: 'Ends every session of the account and sets new session cookies. A two-factor account gets a limited session until `verify_otp`.',
+      access: NO_CREDENTIALS,
+      response: { description: 'The password is changed and the caller logged in.', schema: ACCOUNT_UUID_SCHEMA },
+      errors: [503],
+    },
     handle: async (request, reply, body) => {
-      const outcome = await passwordResets.reset(body.token, body.password, clientOf(request), Date.now());
+      const outcome = await passwordResets.reset(body.token, body.password, clientOf(request), Date.now(), request.log);
       if (!outcome.ok) throw validationError(outcome.field, outcome.reason);
 
       // Like login, a reset replaces whatever session the browser had, even one of another account.
@@ -76,13 +91,19 @@ export function recoveryActions(deps: RecoveryActionDeps): ActionTable {
       required: ['old_password', 'new_password'],
       additionalProperties: false,
     },
+    docs: {
+      summary: 'Change the password, given the old one',
+      description: 'Ends every session of the account; a caller with a session gets new session cookies.',
+      access: ANY_CREDENTIALS,
+      response: { description: 'The password is changed.', schema: EMPTY_OBJECT_SCHEMA },
+    },
     handle: async (request, reply, body) => {
       const caller = await authenticator.require(request);
       assertCsrf(request, caller, sessions, deps.publicUrl);
 
       // Only a caller with a session gets a new one. Basic and Digest callers send credentials every time.
       const client = caller.via === 'session' ? clientOf(request) : null;
-      const change = () => passwordChanges.change(caller.accountUuid, body.old_password, body.new_password, client, Date.now(), clientOf(request));
+      const change = () => passwordChanges.change(caller.accountUuid, body.old_password, body.new_password, client, Date.now(), clientOf(request), request.log);
       const outcome = await deps.throttling.credentials.guard(request, { accountUuid: caller.accountUuid }, change, changeCheckOutcome);
       if (!outcome.ok) {
         if (outcome.field === null) throw authenticator.challenge(`authentication failed: ${outcome.reason}`);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 import { registerResource } from '../http/resource.js';
 import { PRODUCT_NAME } from '../mail/messages.js';
-import { formPageBody, problemPageBody, sendPage } from '../pages/page.js';
+import { formPageBody, linkPageDocs, problemPageBody, sendPage } from '../pages/page.js';
 import type { PasswordResetService } from './reset-service.js';
 import { RESET_PAGE_PATH } from './reset-tokens.js';
 
@@ -31,5 +31,5 @@ export function registerResetPage(app: FastifyInstance, passwordResets: Password
       });
       return sendPage(reply, 200, 'reset your password', body);
     },
-  });
+  }, { GET: linkPageDocs('The page of a password reset link, with a form that sets a new password') });
 }

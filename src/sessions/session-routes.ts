@@ -1,11 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 
 import { clientOf } from '../accounts/account-routes.js';
-import { type Action, registerActions } from '../http/actions.js';
+import {
+  ANY_CREDENTIALS,
+  DATE_TIME_SCHEMA,
+  EMPTY_OBJECT_SCHEMA,
+  type OperationDocs,
+  READ_CREDENTIALS,
+  UUID_SCHEMA,
+} from '../api-docs/operation-docs.js';
+import { type Action, type ActionsSummary, registerActions } from '../http/actions.js';
 import { notFoundError } from '../http/api-error.js';
 import type { Authenticator } from '../http/authentication.js';
 import { assertCsrf } from '../http/csrf.js';
-import { paginationOf } from '../http/pagination.js';
+import { listSchema, paginationOf, paginationParameters } from '../http/pagination.js';
 import { registerResource } from '../http/resource.js';
 import { clearSessionCookies } from '../http/session-cookies.js';
 import { isoWithOffset } from '../iso-time.js';
@@ -27,6 +35,48 @@ const MAX_LIMIT = 100;
 
 // Public ids are random UUIDs, so any other id gets its 404 without a store query.
 const PUBLIC_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** JSON Schema of a session in the list, as `present` writes it. */
+const SESSION_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { ...UUID_SCHEMA, description: 'The public id of the session, not the session id of its cookie.' },
+    created: DATE_TIME_SCHEMA,
+    last_seen: {
+      ...DATE_TIME_SCHEMA,
+      description: 'Updated at most once a minute, or every half idle timeout when SESSION_IDLE_TIMEOUT_SECONDS is under two minutes.',
+    },
+    ip: { type: ['string', 'null'] },
+    user_agent: { type: ['string', 'null'] },
+    current: { type: 'boolean', description: 'Whether this is the session of the request.' },
+  },
+  required: ['id', 'created', 'last_seen', 'ip', 'user_agent', 'current'],
+  additionalProperties: false,
+} as const;
+
+const LIST_DOCS: OperationDocs = {
+  tag: 'sessions',
+  summary: 'List the live sessions of the account, newest first',
+  access: READ_CREDENTIALS,
+  parameters: paginationParameters({ defaultLimit: DEFAULT_LIMIT, maxLimit: MAX_LIMIT }),
+  response: { description: 'A page of sessions.', schema: listSchema(SESSION_SCHEMA) },
+};
+
+const END_ONE_DOCS: OperationDocs = {
+  tag: 'sessions',
+  summary: 'End one session of the account',
+  description: 'Ending the session of the request itself is a logout: its cookies expire.',
+  access: ANY_CREDENTIALS,
+  parameters: [{ name: 'id', in: 'path', required: true, description: 'The public id of the session, from the list.', schema: UUID_SCHEMA }],
+  response: { description: 'The session is ended.', schema: EMPTY_OBJECT_SCHEMA },
+  errors: [404],
+};
+
+const ACTIONS_SUMMARY: ActionsSummary = {
+  tag: 'sessions',
+  summary: 'Session actions: POST /api/2.0/accounts/sessions/action/?do=NAME',
+  description: 'Actions on all the sessions of the account.',
+};
 
 /**
  * Registers the sessions of the calling account: `GET /api/2.0/accounts/sessions/` lists them,
@@ -50,7 +100,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
         objects: listed.map((session) => present(session, currentDigest)),
       };
     },
-  });
+  }, { GET: LIST_DOCS });
 
   registerResource(app, `${SESSIONS_URL}:id/`, {
     DELETE: async (request, reply) => {
@@ -71,10 +121,16 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
       if (caller.via === 'session' && caller.session.publicId === id) clearSessionCookies(request, reply);
       return {};
     },
-  });
+  }, { DELETE: END_ONE_DOCS });
 
   const endOthers: Action<Record<string, never>> = {
     body: { type: 'object', properties: {}, additionalProperties: false },
+    docs: {
+      summary: 'End every session of the account but the one of the request',
+      description: 'A caller that authenticated with an Authorization header has no session to keep, so every session ends.',
+      access: ANY_CREDENTIALS,
+      response: { description: 'The other sessions are ended.', schema: EMPTY_OBJECT_SCHEMA },
+    },
     handle: async (request) => {
       const caller = await authenticator.require(request);
       assertCsrf(request, caller, sessions, deps.publicUrl);
@@ -90,7 +146,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
       return {};
     },
   };
-  registerActions(app, SESSIONS_URL, { end_others: endOthers });
+  registerActions(app, SESSIONS_URL, { end_others: endOthers }, ACTIONS_SUMMARY);
 }
 
 /** Returns a session as its owner sees it, without the session id or its digest. */

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 
+import { NO_CREDENTIALS } from '../api-docs/operation-docs.js';
 import { registerResource } from '../http/resource.js';
 import { cookieNamesOf } from '../http/session-cookies.js';
 import { escapeHtml, PRODUCT_NAME } from '../mail/messages.js';
-import { ASSETS_PATH, sendAsset, sendPage } from '../pages/page.js';
+import { ASSETS_PATH, assetDocs, sendAsset, sendPage } from '../pages/page.js';
 import { TWO_FACTOR_JS } from './two-factor-script.js';
 
 export const TWO_FACTOR_PAGE_PATH = '/accounts/two-factor/';
@@ -16,7 +17,7 @@ export const TWO_FACTOR_PAGE_PATH = '/accounts/two-factor/';
 export function registerTwoFactorPage(app: FastifyInstance): void {
   registerResource(app, `${ASSETS_PATH}two-factor.js`, {
     GET: async (_request, reply) => sendAsset(reply, 'text/javascript; charset=utf-8', TWO_FACTOR_JS),
-  });
+  }, { GET: assetDocs('The script of the two-factor page', 'text/javascript') });
 
   registerResource(app, TWO_FACTOR_PAGE_PATH, {
     GET: async (request, reply) => {
@@ -83,6 +84,14 @@ export function registerTwoFactorPage(app: FastifyInstance): void {
 <noscript><p class="message error">This page needs JavaScript.</p></noscript>
 <script src="${ASSETS_PATH}two-factor.js" defer></script>`;
       return sendPage(reply, 200, 'two-factor authentication', body);
+    },
+  }, {
+    GET: {
+      tag: 'pages',
+      summary: 'The page that turns two-factor authentication on or off',
+      description: 'The page is the same for everyone; its script logs in first when needed and uses the account actions.',
+      access: NO_CREDENTIALS,
+      response: { description: 'The page.', mediaType: 'text/html' },
     },
   });
 }

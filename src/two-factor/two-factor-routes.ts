@@ -1,4 +1,5 @@
 import { clientOf } from '../accounts/account-routes.js';
+import { EMPTY_OBJECT_SCHEMA, PASSWORD_CREDENTIALS } from '../api-docs/operation-docs.js';
 import { type ApiError, permissionError, validationError } from '../http/api-error.js';
 import type { Action, ActionTable } from '../http/actions.js';
 import type { BodySchema } from '../http/body-schema.js';
@@ -42,6 +43,19 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
   const otpSetup: Action<Record<string, never>> = {
     body: noFields,
+    docs: {
+      summary: 'Make a new TOTP secret for the account, to confirm with otp_enable',
+      access: PASSWORD_CREDENTIALS,
+      response: {
+        description: 'The secret in base32, its otpauth:// URI, and the URI as a QR code in SVG.',
+        schema: {
+          type: 'object',
+          properties: { secret: { type: 'string' }, uri: { type: 'string' }, qr_svg: { type: 'string' } },
+          required: ['secret', 'uri', 'qr_svg'],
+          additionalProperties: false,
+        },
+      },
+    },
     handle: async (request) => {
       const caller = await changer(request);
       const outcome = await twoFactor.setup(caller.accountUuid, clientOf(request));
@@ -52,6 +66,22 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
   const otpEnable: Action<{ password: string }> = {
     body: passwordOnly,
+    docs: {
+      summary: 'Turn two-factor authentication on with the password and a code of the new secret',
+      description: 'Ends every other session of the account. The recovery codes are shown only in this response.',
+      access: PASSWORD_CREDENTIALS,
+      otpHeader: true,
+      response: {
+        description: 'Two-factor authentication is on.',
+        schema: {
+          type: 'object',
+          properties: { recovery_codes: { type: 'array', items: { type: 'string' } } },
+          required: ['recovery_codes'],
+          additionalProperties: false,
+        },
+      },
+      errors: [429],
+    },
     handle: async (request, _reply, body) => {
       const caller = await changer(request);
       const code = otpOf(request);
@@ -67,6 +97,14 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
   const otpDisable: Action<{ password: string }> = {
     body: passwordOnly,
+    docs: {
+      summary: 'Turn two-factor authentication off with the password and a code or recovery code',
+      description: 'Ends every other session of the account.',
+      access: PASSWORD_CREDENTIALS,
+      otpHeader: true,
+      response: { description: 'Two-factor authentication is off.', schema: EMPTY_OBJECT_SCHEMA },
+      errors: [429],
+    },
     handle: async (request, _reply, body) => {
       const caller = await changer(request);
       // Basic and Digest on a two-factor account took the request's code already, so it is not asked twice.
@@ -84,6 +122,16 @@ export function twoFactorActions(deps: TwoFactorRouteDeps): ActionTable {
 
   const verifyOtp: Action<Record<string, never>> = {
     body: noFields,
+    docs: {
+      summary: 'Complete a two-factor login with the code in the OTP header',
+      description:
+        'Replaces the limited session of the login with a full one, under new session cookies. A wrong or used code is a 401; ' +
+        'a client whose code was used already waits for the next 30-second step.',
+      access: { credentials: ['session'], csrf: true },
+      otpHeader: true,
+      response: { description: 'The session is verified.', schema: EMPTY_OBJECT_SCHEMA },
+      errors: [429],
+    },
     handle: async (request, reply) => {
       const session = await authenticator.sessionOf(request);
       if (!session) throw authenticator.challenge('log in first: verify_otp completes the login of a session');
