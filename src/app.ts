@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,7 +8,9 @@ import { ApiTokenService } from './api-tokens/api-token-service.js';
 import { newSecret } from './crypto-tokens.js';
 import { CredentialCache } from './passwords/credential-cache.js';
 import { parseEmailForLookup } from './accounts/email-address.js';
-import { accountActions } from './accounts/account-routes.js';
+import { ACCOUNT_ACTIONS_SUMMARY, accountActions } from './accounts/account-routes.js';
+import { registerApiDocs } from './api-docs/api-docs-routes.js';
+import { RouteCatalog } from './api-docs/route-catalog.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerActions } from './http/actions.js';
 import type { Config } from './config.js';
@@ -29,6 +29,7 @@ import { registerErrorHandler, sendError, toApiError } from './http/error-handle
 import { registerContentNegotiation } from './http/content-negotiation.js';
 import { registerFormats } from './http/formats.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { requestIdGenerator } from './http/request-id.js';
 import { registerRequestLog } from './http/request-log.js';
 import { MAX_HEADER_BYTES, registerUrlLimit, TIMEOUT_CHECK_INTERVAL_MS } from './http/request-limits.js';
 import { registerSessionCookies } from './http/session-cookies.js';
@@ -53,6 +54,7 @@ import { SessionService } from './sessions/session-service.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
 import type { Store } from './storage/store.js';
 import { startThrottling } from './throttle/throttling.js';
+import type { Tracing } from './tracing/tracing.js';
 import { registerTwoFactorPage } from './two-factor/two-factor-page.js';
 import { twoFactorActions } from './two-factor/two-factor-routes.js';
 import { TwoFactorService } from './two-factor/two-factor-service.js';
@@ -63,6 +65,8 @@ export interface AppDeps {
   hasher: PasswordHasher;
   metrics: ServerMetrics;
   logger: Logger;
+  /** Null unless an OTLP endpoint is set; without it no tracing code runs. */
+  tracing: Tracing | null;
   /** Called after a request committed mail to the outbox, to start delivery without waiting for a poll. */
   onMailQueued: () => void;
 }
@@ -75,7 +79,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Fastify's own two lines per request are replaced by the one line of registerRequestLog.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => randomUUID(),
+    // X-Request-ID is taken only from a trusted proxy, by requestIdGenerator rather than requestIdHeader.
+    genReqId: requestIdGenerator(config.trustedProxies),
     requestIdHeader: false,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies === false ? false : config.trustedProxies,
@@ -102,6 +107,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     connectionTimeout: config.connectionTimeoutMs,
   });
 
+  // First, so that every other hook runs inside the request's span.
+  deps.tracing?.traceRequests(app);
+  // Before any route, so that the OpenAPI document is built from every route.
+  const routeCatalog = RouteCatalog.collect(app);
   await app.register(cookie);
   registerJsonBodyParser(app);
   registerErrorHandler(app, config.bodyLimitBytes);
@@ -111,29 +120,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerContentNegotiation(app);
   await registerFormats(app);
 
+  // API responses are never cached, unless the route allows it, as the OpenAPI document does.
   app.addHook('onSend', async (request, reply) => {
-    if (request.url.startsWith('/api/')) reply.header('Cache-Control', 'no-store');
+    if (request.url.startsWith('/api/') && !reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
   });
 
-  const sessions = new SessionService(store.sessions, config.sessionTtlSeconds, {
-    idleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
-    logger: deps.logger.child({ component: 'sessions' }),
-  });
+  const sessions = new SessionService(store.sessions, config.sessionTtlSeconds, { idleTimeoutSeconds: config.sessionIdleTimeoutSeconds });
   const digest = config.digestAuth ? await startDigest(app, store, config.digestNonceTtlSeconds) : null;
   const credentialCache = new CredentialCache({ ttlMs: config.basicCache.ttlSeconds * 1000, maxEntries: config.basicCache.maxEntries });
   // loadConfig has checked the override folder already. This reads it again, together with the shipped templates.
   const mail = new MailComposer(MailTemplates.load(config.mailTemplatesDir), config);
   const accounts = new AccountService(store, hasher, config, mail, deps.onMailQueued, digest, credentialCache);
-  const pwned = config.pwnedPasswords ? new PwnedPasswords(config.pwnedPasswords, app.log.child({ component: 'pwned-passwords' })) : null;
+  const pwned = config.pwnedPasswords ? new PwnedPasswords(config.pwnedPasswords) : null;
   const newPasswords = new NewPasswordCheck(pwned);
   const confirmation = new ConfirmationService(store, hasher, sessions, newPasswords, digest);
   const throttling = await startThrottling(app, config, store, deps.metrics.countThrottled);
   const twoFactor = new TwoFactorService(store, hasher, sessions, mail, deps.onMailQueued);
-  const apiTokens = new ApiTokenService(store, deps.logger.child({ component: 'api-tokens' }));
+  const apiTokens = new ApiTokenService(store);
   const authenticator = new Authenticator(accounts, sessions, digest, throttling.credentials, twoFactor, apiTokens);
   const profiles = new ProfileService(store);
   const passwordUpdater = new PasswordUpdater(hasher, digest, mail, newPasswords);
-  const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, mail, deps.onMailQueued, app.log);
+  const passwordResets = new PasswordResetService(store, passwordUpdater, sessions, config, mail, deps.onMailQueued);
   const passwordChanges = new PasswordChangeService(store, hasher, passwordUpdater, sessions, deps.onMailQueued);
   const emailChange = new EmailChangeService(store, hasher, config, mail, deps.onMailQueued);
 
@@ -159,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   // Before the first route, because the metrics hooks are added to each route as it is registered.
   registerMetrics(app, deps.metrics, Object.keys(actions));
-  registerActions(app, '/api/2.0/accounts/', actions);
+  registerActions(app, '/api/2.0/accounts/', actions, ACCOUNT_ACTIONS_SUMMARY);
   registerPageAssets(app);
   registerConfirmPage(app, confirmation);
   registerResetPage(app, passwordResets);
@@ -172,6 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerTwoFactorPage(app);
   registerAuditRoutes(app, { audit: store.audit, authenticator });
   registerHealthRoutes(app, store);
+  if (config.apiDocs) registerApiDocs(app, routeCatalog, config);
 
   return app;
 }

@@ -27,6 +27,8 @@ export interface Config {
   /** Folder whose template files replace the shipped email templates of the same name, or null. */
   mailTemplatesDir: string | null;
   logLevel: string;
+  /** `json` lines, readable `pretty` lines, or `auto`: pretty when standard output is a terminal, else JSON. */
+  logFormat: LogFormatSetting;
   /** Proxies whose `X-Forwarded-*` headers are believed: a CIDR list, or false. */
   trustedProxies: string[] | false;
   bodyLimitBytes: number;
@@ -37,6 +39,8 @@ export interface Config {
   connectionTimeoutMs: number;
   /** Whether the session cookies are named `__Host-sessionid` and `__Host-csrftoken`; needs an https PUBLIC_URL. */
   cookieHostPrefix: boolean;
+  /** Whether the OpenAPI document (`/api/2.0/openapi.json`) and its reference page (`/docs/`) are served. */
+  apiDocs: boolean;
   /** The Pwned Passwords range API that new passwords are checked against, or null for no check. */
   pwnedPasswords: PwnedPasswordsSettings | null;
   sessionTtlSeconds: number;
@@ -68,6 +72,19 @@ export interface Config {
   /** Prepended to every Redis key, so that several deployments can share one Redis. */
   redisKeyPrefix: string;
   metrics: MetricsSettings;
+  /** The OTLP export of OpenTelemetry traces, or null when tracing is off. */
+  tracing: TracingSettings | null;
+}
+
+export type LogFormatSetting = 'auto' | 'json' | 'pretty';
+
+/** Settings of the OTLP/HTTP trace export, from the standard OTEL_* variables. */
+export interface TracingSettings {
+  /** Full URL that spans are posted to, such as http://127.0.0.1:4318/v1/traces. */
+  tracesUrl: string;
+  serviceName: string;
+  /** Maximum time of one export, retries included, in milliseconds. */
+  exportTimeoutMs: number;
 }
 
 /** Settings of the Prometheus metrics endpoints. The README describes each one. */
@@ -129,6 +146,7 @@ export class ConfigError extends Error {
 type Environment = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS: LogFormatSetting[] = ['auto', 'json', 'pretty'];
 
 // OWASP's minimum argon2id parameters: 19 MiB of memory, two passes, one lane.
 const MIN_HASH_MEMORY_KIB = 19456;
@@ -159,10 +177,12 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     mailLinkBase: mailLinkBase(env, publicUrl),
     mailTemplatesDir: mailTemplatesDir(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    logFormat: oneOf(env, 'LOG_FORMAT', 'auto', LOG_FORMATS) as LogFormatSetting,
     trustedProxies: proxyList(env),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     ...timeouts(env),
     cookieHostPrefix: hostPrefix(env, publicUrl),
+    apiDocs: onOff(env, 'API_DOCS', true),
     pwnedPasswords: pwnedPasswords(env),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 1209600, 60, 10 * 365 * 86400),
     sessionIdleTimeoutSeconds: integer(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 0, 0, 10 * 365 * 86400),
@@ -190,9 +210,10 @@ export function loadConfig(env: Environment = process.env): Readonly<Config> {
     redisUrl: redisLocation(env),
     redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'sigma-accounts:throttle:'),
     metrics: metricsSettings(env, port),
+    tracing: tracingSettings(env),
   };
 
-  return Object.freeze({ ...config, hash: Object.freeze(config.hash), basicCache: Object.freeze(config.basicCache), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle), metrics: Object.freeze(config.metrics) });
+  return Object.freeze({ ...config, hash: Object.freeze(config.hash), basicCache: Object.freeze(config.basicCache), asyncAuthKeys: Object.freeze([...config.asyncAuthKeys]), throttle: Object.freeze(config.throttle), metrics: Object.freeze(config.metrics), tracing: config.tracing && Object.freeze(config.tracing) });
 }
 
 function raw(env: Environment, name: string): string | undefined {
@@ -399,6 +420,48 @@ function metricsSettings(env: Environment, port: number): MetricsSettings {
     );
   }
   return { port: metricsPort, host, token };
+}
+
+const MAX_SERVICE_NAME_LENGTH = 255;
+
+/**
+ * Reads the standard OTLP exporter variables. OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is the URL of the traces
+ * resource itself, and OTEL_EXPORTER_OTLP_ENDPOINT a base URL that `v1/traces` is appended to, as the
+ * OpenTelemetry specification defines them. Without either, tracing is off and no other OTEL_* variable is read.
+ */
+function tracingSettings(env: Environment): TracingSettings | null {
+  const tracesEndpoint = raw(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const baseEndpoint = raw(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  let tracesUrl: string;
+  if (tracesEndpoint !== undefined) {
+    tracesUrl = otlpUrl(tracesEndpoint, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT').href;
+  } else if (baseEndpoint !== undefined) {
+    const base = otlpUrl(baseEndpoint, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    if (!base.pathname.endsWith('/')) base.pathname += '/';
+    tracesUrl = new URL('v1/traces', base).href;
+  } else {
+    return null;
+  }
+
+  const serviceName = text(env, 'OTEL_SERVICE_NAME', 'sigma-accounts');
+  if (serviceName.length > MAX_SERVICE_NAME_LENGTH || /\p{Cc}/u.test(serviceName)) {
+    throw new ConfigError(`OTEL_SERVICE_NAME must be one line of at most ${MAX_SERVICE_NAME_LENGTH} characters without control characters`);
+  }
+
+  // The traces-specific variable wins over the general one, as for the endpoints.
+  const timeoutName = raw(env, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') === undefined ? 'OTEL_EXPORTER_OTLP_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT';
+  const exportTimeoutMs = integer(env, timeoutName, 10_000, 100, 600_000);
+
+  return { tracesUrl, serviceName, exportTimeoutMs };
+}
+
+function otlpUrl(value: string, name: string): URL {
+  // The message never repeats the value: a collector URL may carry credentials.
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+    throw new ConfigError(`${name} must be an http:// or https:// URL without a query or fragment, such as http://127.0.0.1:4318`);
+  }
+  return url;
 }
 
 function timeouts(env: Environment): Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs'> {

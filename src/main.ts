@@ -74,7 +74,7 @@ async function main(args: string[]): Promise<number> {
     throw error;
   }
 
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   if (first === 'serve') {
     if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
     const code = await serve(config, logger);

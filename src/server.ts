@@ -11,6 +11,7 @@ import { type MetricsListener, startMetricsListener } from './metrics/metrics-li
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
 import { openStore } from './storage/store.js';
+import { startTracing, type Tracing } from './tracing/tracing.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -21,15 +22,21 @@ export interface RunningServer {
   metrics: ServerMetrics;
   /** Base URL of the metrics listener, or null without METRICS_PORT. The metrics are at `${metricsUrl}/metrics`. */
   metricsUrl: string | null;
+  /** The OpenTelemetry tracing, or null without an OTLP endpoint. */
+  tracing: Tracing | null;
   /** Stops accepting connections, finishes open requests and the mail in hand, then closes the store. */
   stop(): Promise<void>;
 }
 
 /** Opens the store (running migrations), starts the mail worker and listens, with METRICS_PORT on a second port too. */
 export async function startServer(config: Readonly<Config>, logger: Logger): Promise<RunningServer> {
+  const tracing = config.tracing ? await startTracing(config.tracing, config.trustedProxies, logger.child({ component: 'tracing' })) : null;
   // Only the code and message are logged: the driver's error objects can carry the whole connection.
-  const store = await openStore(config.databaseUrl, config, (error) =>
-    logger.warn({ code: (error as { code?: string }).code, reason: error.message }, 'database connection lost; the next query reconnects'),
+  const store = await openStore(
+    config.databaseUrl,
+    config,
+    (error) => logger.warn({ code: (error as { code?: string }).code, reason: error.message }, 'database connection lost; the next query reconnects'),
+    tracing?.observeStatements,
   );
   const transport = createMailTransport(config.smtpUrl, path.join(config.dataDir, 'mail'), config.mailFrom);
   const hasher = new PasswordHasher(config.hash);
@@ -49,12 +56,13 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     if (config.metrics.port !== null) {
       metricsListener = await startMetricsListener(metrics, { host: config.metrics.host, port: config.metrics.port }, metricsLogger);
     }
-    app = await buildApp({ config, store, hasher, metrics, logger, onMailQueued: () => mailWorker.wake() });
+    app = await buildApp({ config, store, hasher, metrics, logger, tracing, onMailQueued: () => mailWorker.wake() });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await metricsListener?.close();
     transport.close();
     await store.close();
+    await tracing?.shutdown();
     throw error;
   }
 
@@ -77,10 +85,12 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
       await metricsListener?.close();
       transport.close();
       await store.close();
+      // The spans of the last requests are exported before the process ends.
+      await tracing?.shutdown();
       logger.info('sigma-accounts stopped');
     })();
     return stopping;
   };
 
-  return { app, url, mailWorker, hasher, metrics, metricsUrl, stop };
+  return { app, url, mailWorker, hasher, metrics, metricsUrl, tracing, stop };
 }

@@ -16,17 +16,14 @@ export interface NewApiToken {
 
 // Secret scanners recognise a leaked token by its prefix.
 const TOKEN_PREFIX = 'sat_';
-const TOKEN_SHAPE = /^sat_[A-Za-z0-9_-]{43}$/;
+export const TOKEN_SHAPE = /^sat_[A-Za-z0-9_-]{43}$/;
 export const MAX_TOKENS_PER_ACCOUNT = 100;
 // last_used_at is written at most once a minute per token, as sessions' last_seen_at is.
 const TOUCH_INTERVAL_MS = 60_000;
 
 /** Creates, lists and revokes the API tokens of accounts, and finds the token of a Bearer secret. */
 export class ApiTokenService {
-  constructor(
-    private readonly store: Store,
-    private readonly logger: Pick<Logger, 'warn'>,
-  ) {}
+  constructor(private readonly store: Store) {}
 
   /** Creates a token; returns its secret, which is stored only as a digest, or null when the account has too many. */
   async create(accountUuid: string, token: NewApiToken, now: number, origin: ClientInfo): Promise<{ record: ApiTokenRecord; secret: string } | null> {
@@ -56,8 +53,11 @@ export class ApiTokenService {
     });
   }
 
-  /** Returns the live token of a Bearer secret, or null. Records the use at most once a minute. */
-  async authenticate(secret: string, now: number): Promise<LiveApiToken | null> {
+  /**
+   * Returns the live token of a Bearer secret, or null. Records the use at most once a minute; `log`, the
+   * request's logger, receives the failure of that write, which never fails the request.
+   */
+  async authenticate(secret: string, now: number, log: Pick<Logger, 'warn'>): Promise<LiveApiToken | null> {
     // Values that no token can have are rejected without a store round trip.
     if (!TOKEN_SHAPE.test(secret)) return null;
 
@@ -69,7 +69,7 @@ export class ApiTokenService {
       return { ...token, lastUsedAt: now };
     } catch (error) {
       // The token was found valid, so the request goes on without the record of its use.
-      this.logger.warn({ err: error, token: token.uuid, account: token.accountUuid }, 'API token last-used time could not be written');
+      log.warn({ err: error, token: token.uuid, account: token.accountUuid }, 'API token last-used time could not be written');
       return token;
     }
   }

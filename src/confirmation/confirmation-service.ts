@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify';
+
 import type { AuditReason } from '../audit/audit-events.js';
 import { digestOf, looksLikeSecret } from '../crypto-tokens.js';
 import type { DigestHasher } from '../accounts/account-service.js';
@@ -35,7 +37,8 @@ export class ConfirmationService {
     return problem ? { ok: false, field: 'token', reason: problem } : { ok: true };
   }
 
-  async confirm(token: string, password: string, client: ClientInfo, now: number): Promise<ConfirmOutcome> {
+  /** Sets the first password of the token's account and starts a session. `log` is the request's logger. */
+  async confirm(token: string, password: string, client: ClientInfo, now: number, log: Pick<FastifyBaseLogger, 'warn'>): Promise<ConfirmOutcome> {
     const problem = await this.tokenProblem(token, now);
     if (problem) return this.failed({ ok: false, field: 'token', reason: problem }, token, client);
 
@@ -43,7 +46,7 @@ export class ConfirmationService {
     const account = record ? await this.store.accounts.findByUuid(record.accountUuid) : null;
     if (!record || !account) return this.failed({ ok: false, field: 'token', reason: UNKNOWN_TOKEN }, token, client);
 
-    const violation = await this.newPasswords.violation(password, account.email);
+    const violation = await this.newPasswords.violation(password, account.email, log);
     if (violation) return this.failed({ ok: false, field: 'password', reason: violation }, token, client);
 
     // Hashing happens before the transaction so that no lock is held for the length of a hash.

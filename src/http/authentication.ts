@@ -124,7 +124,7 @@ export class Authenticator {
    */
   async sessionOf(request: FastifyRequest): Promise<LiveSession | null> {
     const sessionId = sessionIdOf(request);
-    return sessionId ? this.sessions.resolve(sessionId, Date.now()) : null;
+    return sessionId ? this.sessions.resolve(sessionId, Date.now(), request.log) : null;
   }
 
   private async resolve(request: FastifyRequest): Promise<Caller | null> {
@@ -142,7 +142,7 @@ export class Authenticator {
   private async fromAuthorization(header: string, request: FastifyRequest): Promise<Caller | null> {
     const bearer = /^\s*Bearer +(\S+) *$/i.exec(header);
     if (bearer?.[1]) {
-      const token = await this.apiTokens.authenticate(bearer[1], Date.now());
+      const token = await this.apiTokens.authenticate(bearer[1], Date.now(), request.log);
       return token ? { accountUuid: token.accountUuid, via: 'token', token, restrictions: token.restrictions } : null;
     }
 

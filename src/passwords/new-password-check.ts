@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify';
+
 import { passwordPolicyViolation } from './password-policy.js';
 import type { PwnedPasswords } from './pwned-passwords.js';
 
@@ -9,12 +11,13 @@ export class NewPasswordCheck {
   /**
    * Returns why `password` may not be set for the account of `email`, or null. The local policy comes
    * first, so that only a password that passes it is looked up in Pwned Passwords. Throws a 503 ApiError
-   * when the request to that service fails or times out and PWNED_PASSWORDS_FAIL is `closed`.
+   * when the request to that service fails or times out and PWNED_PASSWORDS_FAIL is `closed`. `log` is the
+   * request's logger.
    */
-  async violation(password: string, email: string): Promise<string | null> {
+  async violation(password: string, email: string, log: Pick<FastifyBaseLogger, 'warn'>): Promise<string | null> {
     const local = passwordPolicyViolation(password, email);
     if (local !== null || this.pwned === null) return local;
 
-    return this.pwned.violation(password);
+    return this.pwned.violation(password, log);
   }
 }

@@ -21,16 +21,14 @@ const RANGE_LINE = /^([0-9A-Fa-f]{35}):(\d+)$/;
  * this process. The request enables padding (`Add-Padding: true`), and padding lines have a count of 0.
  */
 export class PwnedPasswords {
-  constructor(
-    private readonly settings: PwnedPasswordsSettings,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly settings: PwnedPasswordsSettings) {}
 
   /**
    * Returns why a new password may not be set, or null when the service does not list it. When the request
-   * fails or times out, it returns null with PWNED_PASSWORDS_FAIL=open and throws a 503 with `closed`.
+   * fails or times out, it logs a warning to `log` (the request's logger), then returns null with
+   * PWNED_PASSWORDS_FAIL=open and throws a 503 with `closed`.
    */
-  async violation(password: string): Promise<string | null> {
+  async violation(password: string, log: Pick<FastifyBaseLogger, 'warn'>): Promise<string | null> {
     const lookup = await this.lookUp(password);
 
     if (lookup.kind === 'found') {
@@ -39,7 +37,7 @@ export class PwnedPasswords {
     }
     if (lookup.kind === 'not-found') return null;
 
-    this.log.warn({ reason: lookup.reason, failMode: this.settings.failMode }, 'Pwned Passwords check failed');
+    log.warn({ reason: lookup.reason, failMode: this.settings.failMode }, 'Pwned Passwords check failed');
     if (this.settings.failMode === 'open') return null;
     throw new ApiError(
       503,

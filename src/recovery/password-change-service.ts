@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify';
+
 import { verifyCurrentPassword } from '../passwords/current-password.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service.js';
@@ -26,7 +28,8 @@ export class PasswordChangeService {
   /**
    * Replaces the password of an authenticated account after one verification of `oldPassword`, or none when
    * it is over the size limit. Every session of the account ends. With `client` given, a new session starts
-   * for it and is returned. `origin` is where the request came from, for the audit trail.
+   * for it and is returned. `origin` is where the request came from, for the audit trail, and `log` the
+   * request's logger.
    */
   async change(
     accountUuid: string,
@@ -35,6 +38,7 @@ export class PasswordChangeService {
     client: ClientInfo | null,
     now: number,
     origin: ClientInfo,
+    log: Pick<FastifyBaseLogger, 'warn'>,
   ): Promise<ChangeOutcome> {
     const event = { type: 'change_password', actor: accountUuid, accountUuid, client: origin } as const;
 
@@ -49,7 +53,7 @@ export class PasswordChangeService {
       return { ok: false, field: 'old_password', reason: WRONG_OLD_PASSWORD };
     }
 
-    const violation = await this.updater.violation(newPassword, account.email);
+    const violation = await this.updater.violation(newPassword, account.email, log);
     if (violation) {
       await this.store.audit.record({ ...event, failure: 'password_policy' });
       return { ok: false, field: 'new_password', reason: violation };

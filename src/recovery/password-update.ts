@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify';
+
 import type { DigestHasher } from '../accounts/account-service.js';
 import type { Account } from '../accounts/account-store.js';
 import type { MailComposer } from '../mail/mail-composer.js';
@@ -24,9 +26,9 @@ export class PasswordUpdater {
     private readonly newPasswords: NewPasswordCheck,
   ) {}
 
-  /** Returns why `password` may not become the password of the account of `email`, or null. */
-  violation(password: string, email: string): Promise<string | null> {
-    return this.newPasswords.violation(password, email);
+  /** Returns why `password` may not become the password of the account of `email`, or null. `log` is the request's logger. */
+  violation(password: string, email: string, log: Pick<FastifyBaseLogger, 'warn'>): Promise<string | null> {
+    return this.newPasswords.violation(password, email, log);
   }
 
   /** Hashes a password that passed the policy. Call it outside a transaction, so that no lock is held while it hashes. */

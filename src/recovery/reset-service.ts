@@ -47,7 +47,6 @@ export class PasswordResetService {
     private readonly settings: ResetSettings,
     private readonly mail: MailComposer,
     private readonly onMailQueued: () => void,
-    private readonly log: FastifyBaseLogger,
   ) {}
 
   /**
@@ -55,9 +54,9 @@ export class PasswordResetService {
    * and for any other address only records the request in the audit trail. The caller waits only for the
    * lookup that every address costs, because the link and the record are written after the response. So the
    * response time does not depend on whether a link is sent, unless MAX_QUEUED_RESET_EMAILS tasks are
-   * waiting already.
+   * waiting already. Failures after the response are logged to `log`, the request's logger.
    */
-  async request(email: EmailAddress, client: ClientInfo, now: number): Promise<void> {
+  async request(email: EmailAddress, client: ClientInfo, now: number, log: Pick<FastifyBaseLogger, 'error'>): Promise<void> {
     const account = await this.store.accounts.findByEmailKey(email.key);
     if (account?.state !== 'active') {
       // Recorded after the response like a link, so that the response time still does not tell the cases apart.
@@ -65,7 +64,7 @@ export class PasswordResetService {
       const failure = account ? 'account_not_active' : 'unknown_account';
       await this.mailings.start(
         () => this.store.audit.record({ type: 'request_password_reset', actor: null, accountUuid, client, failure }),
-        (error) => this.log.error({ err: error, account: accountUuid }, 'password reset request could not be recorded'),
+        (error) => log.error({ err: error, account: accountUuid }, 'password reset request could not be recorded'),
       );
       return;
     }
@@ -73,7 +72,7 @@ export class PasswordResetService {
     const uuid = account.uuid;
     await this.mailings.start(
       () => this.mailResetLink(uuid, client, now),
-      (error) => this.log.error({ err: error, account: uuid }, 'password reset email could not be queued'),
+      (error) => log.error({ err: error, account: uuid }, 'password reset email could not be queued'),
     );
   }
 
@@ -99,13 +98,13 @@ export class PasswordResetService {
 
   /**
    * Uses a reset token to set a new password. Every outstanding token and every session of the account end,
-   * and a new session starts for `client`.
+   * and a new session starts for `client`. `log` is the request's logger.
    */
-  async reset(token: string, password: string, client: ClientInfo, now: number): Promise<ResetOutcome> {
+  async reset(token: string, password: string, client: ClientInfo, now: number, log: Pick<FastifyBaseLogger, 'warn'>): Promise<ResetOutcome> {
     const check = await this.check(token, now);
     if (!check.ok) return this.failed(check, token, client);
 
-    const violation = await this.updater.violation(password, check.account.email);
+    const violation = await this.updater.violation(password, check.account.email, log);
     if (violation) return this.failed({ ok: false, field: 'password', reason: violation }, token, client);
 
     const hashed = await this.updater.hash(password);

@@ -21,8 +21,6 @@ export interface IssuedSession {
 export interface SessionSettings {
   /** A session unused for longer than this ends; 0 for no idle timeout. */
   idleTimeoutSeconds: number;
-  /** Receives the failures of last-seen writes, which never fail the request. */
-  logger: Pick<Logger, 'warn'>;
 }
 
 // A session waiting for its second factor ends soon, so that a stolen password alone gives access to nothing for long.
@@ -83,9 +81,10 @@ export class SessionService {
 
   /**
    * Returns the live session for a session id from a cookie, or null for anything else. Records the use
-   * when the stored last-seen time is at least one touch interval old.
+   * when the stored last-seen time is at least one touch interval old. `log`, the request's logger, receives
+   * the failure of that write, which never fails the request.
    */
-  async resolve(sessionId: string, now: number): Promise<LiveSession | null> {
+  async resolve(sessionId: string, now: number, log: Pick<Logger, 'warn'>): Promise<LiveSession | null> {
     // Values that no session id can have are rejected without a store round trip.
     if (!looksLikeSecret(sessionId)) return null;
 
@@ -98,7 +97,7 @@ export class SessionService {
     } catch (error) {
       // The session was found valid, so the request goes on; the idle timeout then counts from the last
       // write that succeeded.
-      this.settings.logger.warn({ err: error, session: session.publicId, account: session.accountUuid }, 'session last-seen time could not be written');
+      log.warn({ err: error, session: session.publicId, account: session.accountUuid }, 'session last-seen time could not be written');
       return session;
     }
   }

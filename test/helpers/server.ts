@@ -51,6 +51,6 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
   });
 
-  const server = await startServer(config, createLogger(config.logLevel, sink));
+  const server = await startServer(config, createLogger(config.logLevel, { format: config.logFormat, destination: sink }));
   return { ...server, dataDir, logLines };
 }
