@@ -4,13 +4,14 @@ import { ConfigError, loadConfig } from '../config.js';
 import { openStore, type Store } from '../storage/store.js';
 import { accountCommands } from './account-commands.js';
 import { auditCommands } from './audit-commands.js';
+import { backupCommands } from './backup-commands.js';
 import { type Command, CliError } from './command.js';
 import { hashCommands } from './hash-commands.js';
 import { mailCommands } from './mail-commands.js';
 import { promoCommands } from './promo-commands.js';
 
 /** Every operator command; `serve` and `migrate` are handled by main. */
-export const COMMANDS: Command[] = [...accountCommands, ...promoCommands, ...mailCommands, ...hashCommands, ...auditCommands];
+export const COMMANDS: Command[] = [...accountCommands, ...promoCommands, ...mailCommands, ...hashCommands, ...auditCommands, ...backupCommands];
 
 /** Returns the help of one command. */
 export function commandHelp(command: Command): string {
@@ -21,11 +22,14 @@ export function commandHelp(command: Command): string {
   return lines.join('\n');
 }
 
-/** Finds the command named by the first one or two words of `args`. */
+/** Finds the command named by the first two words of `args`, such as `accounts list`, or by the first one, such as `backup`. */
 export function findCommand(args: string[]): { command: Command; rest: string[] } | null {
   const two = `${args[0] ?? ''} ${args[1] ?? ''}`;
   const command = COMMANDS.find((candidate) => candidate.name === two);
-  return command ? { command, rest: args.slice(2) } : null;
+  if (command) return { command, rest: args.slice(2) };
+
+  const oneWordCommand = COMMANDS.find((candidate) => candidate.name === args[0]);
+  return oneWordCommand ? { command: oneWordCommand, rest: args.slice(1) } : null;
 }
 
 /** Lists the commands of a group such as `accounts`, or null when no command starts with it. */
