@@ -16,9 +16,11 @@ export class KyselyThrottleStore implements ThrottleStore {
         conflict.column('key').doUpdateSet((eb) => {
           // An expired row that the sweep has not deleted yet counts as missing.
           const expired = eb('throttle_counters.expires_at', '<=', now);
+          // eb.val makes the time a parameter: then() would write it into the SQL text, whose every new
+          // value is a statement of its own to prepare and cache.
           return {
             count: eb.case().when(expired).then(1).else(eb('throttle_counters.count', '+', 1)).end(),
-            expires_at: sliding ? expiresAt : eb.case().when(expired).then(expiresAt).else(eb.ref('throttle_counters.expires_at')).end(),
+            expires_at: sliding ? expiresAt : eb.case().when(expired).then(eb.val(expiresAt)).else(eb.ref('throttle_counters.expires_at')).end(),
           };
         }),
       )
