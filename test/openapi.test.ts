@@ -17,6 +17,7 @@ import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import { action, type ApiResponse, errorList, errorPoints, request } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
+import { REFERENCE_PAGE, REFERENCE_SETTINGS, renderApiReference } from '../scripts/api-reference.js';
 
 const OPENAPI_URL = '/api/2.0/openapi.json';
 const PUBLIC_URL = 'http://accounts.test:8080';
@@ -369,6 +370,20 @@ describe('route comparison', () => {
       'GET /api/2.0/removed/ is documented but not registered',
     ]);
     await app.close();
+  });
+});
+
+describe('API reference page', () => {
+  test('docs/api-reference.md matches the document', async () => {
+    const server = await startTestServer({ ...REFERENCE_SETTINGS });
+    try {
+      const response = await fetch(`${server.url}/api/2.0/openapi.json`);
+      const rendered = renderApiReference((await response.json()) as Record<string, unknown>);
+
+      assert.equal(readFileSync(REFERENCE_PAGE, 'utf8'), rendered, 'docs/api-reference.md is out of date: run npm run docs:api');
+    } finally {
+      await server.stop();
+    }
   });
 });
 
