@@ -135,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const newPasswords = new NewPasswordCheck(pwned);
   const confirmation = new ConfirmationService(store, hasher, sessions, newPasswords, digest);
   const throttling = await startThrottling(app, config, store, deps.metrics.countThrottled);
-  const twoFactor = new TwoFactorService(store, hasher, sessions, mail, deps.onMailQueued);
+  const twoFactor = new TwoFactorService(store, hasher, sessions, mail, deps.onMailQueued, config.productName);
   const apiTokens = new ApiTokenService(store);
   const authenticator = new Authenticator(accounts, sessions, digest, throttling.credentials, twoFactor, apiTokens);
   const profiles = new ProfileService(store);
@@ -168,15 +168,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerMetrics(app, deps.metrics, Object.keys(actions));
   registerActions(app, '/api/2.0/accounts/', actions, ACCOUNT_ACTIONS_SUMMARY);
   registerPageAssets(app);
-  registerConfirmPage(app, confirmation);
-  registerResetPage(app, passwordResets);
+  registerConfirmPage(app, confirmation, config.productName);
+  registerResetPage(app, passwordResets, config.productName);
   // Reset emails are queued after their response, so closing waits for them before the store closes.
   app.addHook('onClose', () => passwordResets.settle());
-  registerEmailChangePage(app, emailChange);
+  registerEmailChangePage(app, emailChange, config.productName);
   registerProfileRoutes(app, { profiles, authenticator, sessions, publicUrl: config.publicUrl });
   registerSessionRoutes(app, { sessions, authenticator, store, publicUrl: config.publicUrl });
   registerApiTokenRoutes(app, { apiTokens, authenticator, sessions, publicUrl: config.publicUrl });
-  registerTwoFactorPage(app);
+  registerTwoFactorPage(app, config.productName);
   registerAuditRoutes(app, { audit: store.audit, authenticator });
   registerHealthRoutes(app, store);
   if (config.apiDocs) registerApiDocs(app, routeCatalog, config);

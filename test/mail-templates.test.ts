@@ -80,6 +80,28 @@ describe('mail templates', () => {
     assert.equal(confirmed.status, 200, 'the token from the rebased link is valid');
   });
 
+  test('pages and authenticator use product name', async (t) => {
+    const server = await startTestServer({ SMTP_URL: smtpUrl, PRODUCT_NAME: 'Acme Cloud' });
+    t.after(() => server.stop());
+
+    const link = confirmationLinkIn(await signUpMail(server.url, smtp, uniqueAddress('branded-page')));
+    const confirmPage = await (await fetch(`${server.url}/accounts/confirm/?token=${tokenOf(link)}`)).text();
+    assert.match(confirmPage, /<title>Acme Cloud: set your password<\/title>/);
+    assert.match(confirmPage, /your Acme Cloud account/);
+    assert.doesNotMatch(confirmPage, /sigma-accounts/);
+
+    const twoFactorPage = await (await fetch(`${server.url}/accounts/two-factor/`)).text();
+    assert.match(twoFactorPage, /<title>Acme Cloud: two-factor authentication<\/title>/);
+
+    const account = await activeAccount(server.url, smtp);
+    const setup = await action(server.url, 'otp_setup', { cookies: account.cookies, headers: { 'X-CSRFToken': account.cookies.csrftoken ?? '' } });
+    assert.equal(setup.status, 200, setup.text);
+    assert.equal(new URL((setup.body as { uri: string }).uri).searchParams.get('issuer'), 'Acme Cloud');
+
+    const reference = await (await fetch(`${server.url}/docs/`)).text();
+    assert.match(reference, /Acme Cloud API reference/);
+  });
+
   test('override replaces only its file', async (t) => {
     const dir = overrideDir({
       'confirmation.txt': 'Subject: Welcome to {{productName}}\n\nYour link: {{link}}\nIt expires in {{validFor}}.\n',

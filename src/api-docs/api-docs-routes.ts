@@ -7,7 +7,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { Config } from '../config.js';
 import { registerResource } from '../http/resource.js';
-import { PRODUCT_NAME } from '../mail/messages.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi-document.js';
 import { NO_CREDENTIALS, type OperationDocs } from './operation-docs.js';
 import type { RouteCatalog } from './route-catalog.js';
@@ -83,7 +82,7 @@ export function registerApiDocs(app: FastifyInstance, catalog: RouteCatalog, con
     });
     await scope.register(swaggerUi, {
       routePrefix: DOCS_PREFIX,
-      theme: { title: `${PRODUCT_NAME} API reference` },
+      theme: { title: `${config.productName} API reference` },
       // BaseLayout leaves out the top bar, whose field loads a document from any URL.
       uiConfig: { layout: 'BaseLayout', deepLinking: true, docExpansion: 'list', defaultModelsExpandDepth: 0 },
       validatorUrl: false,

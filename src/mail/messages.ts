@@ -3,9 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { MailComposer } from './mail-composer.js';
 import type { OutgoingMessage } from './outbox-store.js';
 
-/** The product name that the web pages show; emails use the PRODUCT_NAME setting, whose default this is. */
-export const PRODUCT_NAME = 'sigma-accounts';
-
 /** Builds the message that carries a link to set the first password of a new account. */
 export function confirmationMessage(mail: MailComposer, recipient: string, link: string, validSeconds: number): OutgoingMessage {
   return mail.compose('confirmation', recipient, { link, validFor: duration(validSeconds) });

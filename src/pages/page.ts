@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 
 import { NO_CREDENTIALS, type OperationDocs } from '../api-docs/operation-docs.js';
 import { registerResource } from '../http/resource.js';
-import { escapeHtml, PRODUCT_NAME } from '../mail/messages.js';
+import { escapeHtml } from '../mail/messages.js';
 import { MIN_PASSWORD_LENGTH } from '../passwords/password-policy.js';
 import { FORM_JS, PAGE_CSS } from './page-assets.js';
 
@@ -102,13 +102,14 @@ export function problemPageBody(reason: string): string {
 <p class="message error" role="alert">${escapeHtml(capitalize(reason))}.</p>`;
 }
 
-export function sendPage(reply: FastifyReply, status: number, title: string, body: string): FastifyReply {
+/** Sends an HTML page whose title starts with `productName`, the PRODUCT_NAME setting. */
+export function sendPage(reply: FastifyReply, status: number, productName: string, title: string, body: string): FastifyReply {
   const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(PRODUCT_NAME)}: ${escapeHtml(title)}</title>
+<title>${escapeHtml(productName)}: ${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${ASSETS_PATH}page.css">
 </head>
 <body>

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { NO_CREDENTIALS } from '../api-docs/operation-docs.js';
 import { registerResource } from '../http/resource.js';
 import { cookieNamesOf } from '../http/session-cookies.js';
-import { escapeHtml, PRODUCT_NAME } from '../mail/messages.js';
+import { escapeHtml } from '../mail/messages.js';
 import { ASSETS_PATH, assetDocs, sendAsset, sendPage } from '../pages/page.js';
 import { TWO_FACTOR_JS } from './two-factor-script.js';
 
@@ -14,7 +14,7 @@ export const TWO_FACTOR_PAGE_PATH = '/accounts/two-factor/';
  * typing a code, or off again. The page is the same for everyone, because its script does the work through
  * the account actions. Someone not signed in gets a login form first.
  */
-export function registerTwoFactorPage(app: FastifyInstance): void {
+export function registerTwoFactorPage(app: FastifyInstance, productName: string): void {
   registerResource(app, `${ASSETS_PATH}two-factor.js`, {
     GET: async (_request, reply) => sendAsset(reply, 'text/javascript; charset=utf-8', TWO_FACTOR_JS),
   }, { GET: assetDocs('The script of the two-factor page', 'text/javascript') });
@@ -29,7 +29,7 @@ export function registerTwoFactorPage(app: FastifyInstance): void {
   <p id="loading">Checking your account…</p>
 
   <form id="login-form" hidden novalidate>
-    <p>Log in to your ${escapeHtml(PRODUCT_NAME)} account first.</p>
+    <p>Log in to your ${escapeHtml(productName)} account first.</p>
     <label for="username">Email address
       <input id="username" name="username" type="email" autocomplete="username" required>
     </label>
@@ -83,7 +83,7 @@ export function registerTwoFactorPage(app: FastifyInstance): void {
 </section>
 <noscript><p class="message error">This page needs JavaScript.</p></noscript>
 <script src="${ASSETS_PATH}two-factor.js" defer></script>`;
-      return sendPage(reply, 200, 'two-factor authentication', body);
+      return sendPage(reply, 200, productName, 'two-factor authentication', body);
     },
   }, {
     GET: {

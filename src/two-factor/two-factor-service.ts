@@ -5,7 +5,6 @@ import QRCode from 'qrcode';
 import type { Account } from '../accounts/account-store.js';
 import { digestOf } from '../crypto-tokens.js';
 import type { MailComposer } from '../mail/mail-composer.js';
-import { PRODUCT_NAME } from '../mail/messages.js';
 import { verifyCurrentPassword } from '../passwords/current-password.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { ClientInfo, SessionService } from '../sessions/session-service.js';
@@ -53,6 +52,8 @@ export class TwoFactorService {
     private readonly sessions: SessionService,
     private readonly mail: MailComposer,
     private readonly onMailQueued: () => void,
+    /** The PRODUCT_NAME setting, which authenticator apps show as the issuer of the code. */
+    private readonly productName: string,
   ) {}
 
   /** Makes a new secret for the account to confirm with otp_enable; an earlier unconfirmed one is replaced. */
@@ -66,7 +67,7 @@ export class TwoFactorService {
     }
 
     const secret = newTotpSecret();
-    const uri = totpUri(secret, PRODUCT_NAME, account.email);
+    const uri = totpUri(secret, this.productName, account.email);
     const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     await this.store.transaction(async (stores) => {
       await stores.twoFactor.setPendingSecret(accountUuid, secret);
