@@ -135,8 +135,9 @@ describe('backup command', () => {
       await signUps;
 
       assert.equal(backup.code, 0, backup.stderr);
-      const report = JSON.parse(backup.stdout) as { file: string; source: string; bytes: number; pages: number };
+      const report = JSON.parse(backup.stdout) as { file: string; source: string; bytes: number; pages: number; integrityCheck: string };
       assert.equal(report.file, target);
+      assert.equal(report.integrityCheck, 'ok');
       assert.equal(report.source, source);
       assert.equal(report.bytes, fs.statSync(target).size);
       assert.ok(report.bytes > FILLER_ROWS * FILLER_ROW_BYTES, `copy of ${report.bytes} bytes holds the filler`);

@@ -39,7 +39,7 @@ export const backupCommands: Command[] = [
       }
 
       if (context.json) {
-        context.print(JSON.stringify({ source, ...backup }, null, 2));
+        context.print(JSON.stringify({ source, ...backup, integrityCheck: 'ok' }, null, 2));
         return;
       }
       context.print(formatRecord({ 'written to': backup.file, source, bytes: backup.bytes, pages: backup.pages, 'integrity check': 'ok' }));
