@@ -1,7 +1,8 @@
 // Load benchmark of sigma-accounts against a bare Fastify baseline, on SQLite and on PostgreSQL. It builds
 // dist/ when a source file is newer, starts the hello server (bench/hello-server.ts) and, per store,
 // `node dist/main.js serve` on a fresh store seeded by bench:seed. Then it runs every operation with
-// autocannon and records requests per second, latency, errors, server CPU time and peak memory. It also
+// autocannon and records requests per second, latency, errors, server CPU time and peak memory, and runs
+// the session checks again at a fixed rate (bench/fixed-rate.ts) for their latency. It also
 // measures the raw argon2id rate, a store of BENCH_SCALE accounts and sessions, and optionally a CPU
 // profile. The results go into docs/benchmarks.md and docs/benchmarks.svg.
 //
@@ -12,6 +13,7 @@
 //   BENCH_DURATION      seconds per measured run (10)
 //   BENCH_WARMUP        seconds of load before each run that are not recorded (2)
 //   BENCH_CONNECTIONS   concurrent connections (50)
+//   BENCH_LATENCY_RATE  requests per second of the fixed-rate runs (1000)
 //   BENCH_SCALE         accounts and sessions of the large store (1000000); 0 skips the large store
 //   BENCH_PROFILE       1 to profile check_login with node --cpu-prof, or a list such as check_login,create (0)
 //   BENCH_STORES        stores to measure (sqlite,postgres)
@@ -30,7 +32,7 @@ import { waitUntilIdle } from './process-stats.js';
 import { adminUrl, ensurePostgres, serverVersion } from './postgres-database.js';
 import { renderReport, type RunSettings } from './report.js';
 import { type BenchResults, failures, isSkipped, type MultiCoreGroup, type ProfiledOperation, type Skipped, type StoreSection } from './results.js';
-import { runGroup, runStorm } from './runs.js';
+import { runFixedRateGroup, runGroup, runStorm } from './runs.js';
 import { type Operation, Scenarios } from './scenarios.js';
 import { buildIfNeeded, REPO_ROOT, type ServerProcess, snapshotBuild, sourceState, startHello, startSigmaAccounts, stopServer } from './servers.js';
 import { flagSetting, wholeNumberSetting } from './settings.js';
@@ -44,6 +46,7 @@ const SESSION_OPERATIONS: Operation[] = ['check_login', 'check_login_with_return
 const DURATION_SECONDS = wholeNumberSetting('BENCH_DURATION', 10);
 const WARMUP_SECONDS = wholeNumberSetting('BENCH_WARMUP', 2, 0);
 const CONNECTIONS = wholeNumberSetting('BENCH_CONNECTIONS', 50);
+const LATENCY_RATE = wholeNumberSetting('BENCH_LATENCY_RATE', 1000);
 const SCALE_ACCOUNTS = wholeNumberSetting('BENCH_SCALE', 1_000_000, 0);
 const PROFILED = profileSetting();
 const STORES = storesSetting();
@@ -158,7 +161,7 @@ async function measureStore(kind: StoreKind, hello: ServerProcess): Promise<Stor
     const { manifest } = await seedStore(store, SMALL_ACCOUNTS, SERVER_ENV, cli);
     const scenariosFor = (url: string) => new Scenarios(url, manifest, CONNECTIONS, DURATION_SECONDS);
 
-    const { small, argon2 } = await withServer(store, `${kind}-small`, async (server) => {
+    const { small, fixedRate, argon2 } = await withServer(store, `${kind}-small`, async (server) => {
       console.log(`${kind}: signing up one account over HTTP (create, mail, confirm, login)`);
       await signUpOverHttp(server.url, store.dataDir, `http-flow-${process.pid}@example.com`, `flow check ${manifest.sessionKey.slice(0, 16)}`);
 
@@ -167,13 +170,13 @@ async function measureStore(kind: StoreKind, hello: ServerProcess): Promise<Stor
       // While the server is idle, between its runs.
       const raw = await measureRawArgon2(server);
       group.rows.push(...(await runStorm(context)));
-      return { small: group, argon2: raw };
+      return { small: group, fixedRate: await runFixedRateGroup(context, LATENCY_RATE), argon2: raw };
     });
 
     const profiles: ProfiledOperation[] = [];
     for (const operation of PROFILED) profiles.push(await profileOperation(store, operation, scenariosFor));
     const version = kind === 'sqlite' ? describeMachine().sqlite : await serverVersion(POSTGRES_ADMIN_URL);
-    return { store: kind === 'sqlite' ? 'SQLite' : 'PostgreSQL', version, small, argon2, scale: await measureScale(kind, hello), profiles };
+    return { store: kind === 'sqlite' ? 'SQLite' : 'PostgreSQL', version, small, fixedRate, argon2, scale: await measureScale(kind, hello), profiles };
   } finally {
     await store.remove();
   }
@@ -232,6 +235,7 @@ async function main(): Promise<number> {
   const settings: RunSettings = {
     sources,
     connections: CONNECTIONS,
+    latencyRate: LATENCY_RATE,
     durationSeconds: DURATION_SECONDS,
     warmupSeconds: WARMUP_SECONDS,
     smallAccounts: SMALL_ACCOUNTS,

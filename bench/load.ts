@@ -1,9 +1,15 @@
-// One load run with autocannon, and the numbers the report keeps of it.
+// One load run, with autocannon in a closed loop or with bench/fixed-rate.ts at a fixed rate, and the
+// numbers the report keeps of it.
 import autocannon from 'autocannon';
 
+import { runFixedRate } from './fixed-rate.js';
+import { type LatencyPercentiles, latencyPercentiles, Samples } from './latency-samples.js';
 import { machineBusySeconds, type ProcessUsage, startUsage, waitUntilIdle } from './process-stats.js';
 
-/** The request of one run: every connection sends it again as soon as the response to the last one arrives. */
+/**
+ * The request of one run. Without `rate`, every connection sends it again as soon as the response to the
+ * last one arrives, which is a closed loop. With `rate`, it goes out on a fixed schedule, an open loop.
+ */
 export interface LoadSpec {
   url: string;
   method: 'GET' | 'POST';
@@ -12,30 +18,42 @@ export interface LoadSpec {
   headers?: Record<string, string>;
   /** Changes for the n-th request of the run (from 0): added headers, such as a rotating cookie, or another body. */
   requestFor?: (sequence: number) => { headers?: Record<string, string>; body?: string };
+  /** Concurrent connections of a closed loop. */
   connections: number;
+  /** Requests per second of an open loop, sent whatever the responses do. */
+  rate?: number;
   durationSeconds: number;
 }
 
-/** The numbers of one run that the report keeps. */
-export interface LoadResult {
+/** The numbers of one run that the report keeps. Latencies are in milliseconds, over every response. */
+export interface LoadResult extends LatencyPercentiles {
   requests: number;
   seconds: number;
   requestsPerSecond: number;
-  /** Milliseconds from sending a request to the end of its response, over every response. */
-  p50Ms: number;
-  p99Ms: number;
   /** Connection errors, timeouts included. */
   errors: number;
   timeouts: number;
   non2xx: number;
   /** Responses per status code, such as { "200": 1234 }. */
   statuses: Record<string, number>;
+  /** Requests per second of the schedule of an open loop. Null for a closed loop. */
+  scheduledRate: number | null;
+  /**
+   * How late the client sent requests behind their schedule, in milliseconds, which the latencies include.
+   * Null for a closed loop.
+   */
+  sendLag: { p99Ms: number; maxMs: number } | null;
 }
 
 /** A load result with the CPU time and memory that it cost. */
 export interface MeasuredRun extends LoadResult {
   server: ProcessUsage;
-  /** CPU time of the benchmark process, which runs autocannon, in seconds. */
+  /**
+   * Server CPU time over the run divided by the responses of every load that ran at the same time (both,
+   * during a storm), in microseconds.
+   */
+  serverCpuPerRequestUs: number;
+  /** CPU time of the benchmark process, which runs the load generators, in seconds. */
   clientCpuSeconds: number;
   /**
    * CPU time of every other process of the machine, in seconds: PostgreSQL's backends when the server uses
@@ -46,30 +64,13 @@ export interface MeasuredRun extends LoadResult {
   startedIdle: boolean;
 }
 
-/** Growable list of latencies, kept as doubles so that a run of a million responses stays small. */
-class Samples {
-  private values = new Float64Array(65_536);
-  length = 0;
-
-  push(value: number): void {
-    if (this.length === this.values.length) {
-      const grown = new Float64Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
-    this.values[this.length] = value;
-    this.length += 1;
-  }
-
-  /** Nearest-rank percentiles of the samples. */
-  percentiles(ranks: number[]): number[] {
-    const sorted = this.values.slice(0, this.length).sort();
-    return ranks.map((rank) => sorted[Math.max(0, Math.ceil((rank / 100) * sorted.length) - 1)] ?? Number.NaN);
-  }
+/** Runs `spec` at its fixed rate, or with autocannon when it has none, and returns what happened. */
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return spec.rate === undefined ? runClosedLoop(spec) : runFixedRate(spec, spec.rate);
 }
 
 /** Runs autocannon with `spec` and returns what happened. */
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+async function runClosedLoop(spec: LoadSpec): Promise<LoadResult> {
   let sequence = 0;
   const { requestFor } = spec;
   const request: autocannon.Request = requestFor
@@ -94,19 +95,19 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
 
   const result = await instance;
-  const [p50Ms = Number.NaN, p99Ms = Number.NaN] = latencies.percentiles([50, 99]);
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats).map(([status, stats]) => [status, Number(stats.count)]));
 
   return {
     requests: result.requests.total,
     seconds: result.duration,
     requestsPerSecond: result.requests.total / result.duration,
-    p50Ms,
-    p99Ms,
+    ...latencyPercentiles(latencies),
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     statuses,
+    scheduledRate: null,
+    sendLag: null,
   };
 }
 
@@ -134,5 +135,7 @@ export async function measureRuns(serverPid: number, specs: LoadSpec[], warmupSe
 
   const clientCpuSeconds = (client.user + client.system) / 1e6;
   const otherCpuSeconds = Math.max(0, machine - server.cpuSeconds - clientCpuSeconds);
-  return results.map((result) => ({ ...result, server, clientCpuSeconds, otherCpuSeconds, startedIdle }));
+  const responses = results.reduce((sum, result) => sum + result.requests, 0);
+  const serverCpuPerRequestUs = responses === 0 ? Number.NaN : (server.cpuSeconds * 1e6) / responses;
+  return results.map((result) => ({ ...result, server, serverCpuPerRequestUs, clientCpuSeconds, otherCpuSeconds, startedIdle }));
 }

@@ -2,7 +2,7 @@
 import type { MeasuredRun } from './load.js';
 import type { Machine } from './machine.js';
 import type { Argon2Result } from './argon2-baseline.js';
-import { failureOf, helloRatio, isSkipped, type BenchResults, type OperationResult, type ProfiledOperation, type RunGroup, type StoreSection } from './results.js';
+import { failureOf, helloRatio, isSkipped, type BenchResults, type FixedRateGroup, type OperationResult, type ProfiledOperation, type RunGroup, type StoreSection } from './results.js';
 import { OPERATION_LABELS } from './scenarios.js';
 import { TARGETS } from './targets.js';
 
@@ -11,6 +11,8 @@ export interface RunSettings {
   /** The commit and state of the sources that the measured build came from. */
   sources: string;
   connections: number;
+  /** Requests per second of the fixed-rate runs. */
+  latencyRate: number;
   durationSeconds: number;
   warmupSeconds: number;
   smallAccounts: number;
@@ -37,34 +39,56 @@ function rate(requestsPerSecond: number): string {
   return number(requestsPerSecond, requestsPerSecond < 100 ? 1 : 0);
 }
 
+/** Server CPU time per response in microseconds, or "n/a" for a run without responses. */
+function cpuPerRequest(microseconds: number): string {
+  return Number.isFinite(microseconds) ? number(microseconds) : 'n/a';
+}
+
+function peakRss(run: MeasuredRun): string {
+  return `${number(run.server.peakRssBytes / MB)}${run.server.peakIsPerRun ? '' : '*'}`;
+}
+
+/** Returns the notes of the result column: ok or why the run failed, and whether it started busy. */
+function runNotes(run: MeasuredRun): string[] {
+  const failure = failureOf(run);
+  const notes = [failure ? `**FAILED**: ${failure}` : 'ok'];
+  if (!run.startedIdle) notes.push('the server was still busy with the warm-up when the run started');
+  return notes;
+}
+
+/** Returns the cells from errors to the result column, which the closed-loop and fixed-rate tables share. */
+function outcomeCells(run: MeasuredRun, notes: string[]): string[] {
+  return [
+    String(run.errors),
+    String(run.non2xx),
+    cpuPercent(run.server.cpuSeconds, run.seconds),
+    cpuPerRequest(run.serverCpuPerRequestUs),
+    cpuPercent(run.clientCpuSeconds, run.seconds),
+    cpuPercent(run.otherCpuSeconds, run.seconds),
+    peakRss(run),
+    notes.join('; '),
+  ];
+}
+
 function rowCells(row: OperationResult): string {
   const { run, hello } = row;
-  const failure = failureOf(run);
+  const notes = runNotes(run);
   const helloFailure = failureOf(hello);
-  const notes = [failure ? `**FAILED**: ${failure}` : 'ok'];
-  if (helloFailure) notes.push(`**hello run FAILED**: ${helloFailure}`);
-  if (!run.startedIdle) notes.push('the server was still busy with the warm-up when the run started');
+  if (helloFailure) notes.splice(1, 0, `**hello run FAILED**: ${helloFailure}`);
 
-  const peak = `${number(run.server.peakRssBytes / MB)}${run.server.peakIsPerRun ? '' : '*'}`;
   return [
     rate(run.requestsPerSecond),
     rate(hello.requestsPerSecond),
     helloRatio(row).toFixed(3),
     run.p50Ms.toFixed(2),
     run.p99Ms.toFixed(2),
-    String(run.errors),
-    String(run.non2xx),
-    cpuPercent(run.server.cpuSeconds, run.seconds),
-    cpuPercent(run.clientCpuSeconds, run.seconds),
-    cpuPercent(run.otherCpuSeconds, run.seconds),
-    peak,
-    notes.join('; '),
+    ...outcomeCells(run, notes),
   ].join(' | ');
 }
 
 const TABLE_HEAD = [
-  '| operation | req/s | hello req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | client CPU | other CPU | server peak RSS MB | result |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| operation | req/s | hello req/s | × hello | p50 ms | p99 ms | errors | non-2xx | server CPU | server CPU µs/request | client CPU | other CPU | server peak RSS MB | result |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
 ];
 
 function groupTable(group: RunGroup, extraRows: string[] = []): string {
@@ -89,12 +113,50 @@ function argon2Row(result: Argon2Result): string {
     '0',
     '',
     cpuPercent(usage.cpuSeconds, rate.seconds),
+    cpuPerRequest(rate.verifications > 0 ? (usage.cpuSeconds * 1e6) / rate.verifications : Number.NaN),
     '',
     cpuPercent(otherCpuSeconds, rate.seconds),
     number(usage.peakRssBytes / MB),
     'ok',
   ];
   return `| raw argon2id verifications, \`argon2\` package in its own process, ${rate.concurrency} in flight | ${cells.join(' | ')} |`;
+}
+
+/** An achieved rate below this share of the scheduled one means that the responses fell behind the schedule. */
+const BEHIND_SCHEDULE_SHARE = 0.95;
+
+const FIXED_RATE_HEAD = [
+  '| operation | scheduled req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | errors | non-2xx | server CPU | server CPU µs/request | client CPU | other CPU | server peak RSS MB | result |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+];
+
+function fixedRateCells(run: MeasuredRun): string {
+  const notes = runNotes(run);
+  if (run.scheduledRate !== null && run.requestsPerSecond < BEHIND_SCHEDULE_SHARE * run.scheduledRate) {
+    notes.push('the responses fell behind the schedule');
+  }
+
+  return [
+    run.scheduledRate === null ? 'closed loop' : number(run.scheduledRate),
+    rate(run.requestsPerSecond),
+    run.p50Ms.toFixed(2),
+    run.p90Ms.toFixed(2),
+    run.p99Ms.toFixed(2),
+    run.p999Ms.toFixed(2),
+    run.maxMs.toFixed(2),
+    run.sendLag ? run.sendLag.p99Ms.toFixed(2) : '',
+    ...outcomeCells(run, notes),
+  ].join(' | ');
+}
+
+function fixedRateTable(store: string, group: FixedRateGroup): string {
+  const lines = [
+    `#### ${store}: latency at a fixed rate of ${number(group.rate)} requests per second`,
+    '',
+    ...FIXED_RATE_HEAD,
+    ...group.rows.map((row) => `| ${OPERATION_LABELS[row.operation]} | ${fixedRateCells(row.run)} |`),
+  ];
+  return lines.join('\n');
 }
 
 function targetsTable(results: BenchResults): string {
@@ -177,10 +239,17 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
     `The small stores have ${number(settings.smallAccounts)} accounts with one session each. Server environment besides HOST, PORT, PUBLIC_URL,`,
     `DATA_DIR and DATABASE_URL: ${serverEnv}.`,
     '',
+    `Each store's fixed-rate runs send ${number(settings.latencyRate)} requests per second (BENCH_LATENCY_RATE) on a schedule for ${settings.durationSeconds} s, after`,
+    `${settings.warmupSeconds} s of warm-up at that rate, with \`bench/fixed-rate.ts\`. Latency runs from each request's scheduled send time to the end`,
+    'of its response. "send lag p99" is how late the client itself sent the 99th percentile of its requests, which the',
+    'latencies include. The login storm beside `check_login` is the closed loop of the first table.',
+    '',
     `CPU columns are CPU time over the run as a percentage of one core (the machine has ${machine.cpus} cores, so ${machine.cpus * 100}% is all of it).`,
     '"server" is the measured server process, or the argon2 process in its rows. "client" is the benchmark process that runs',
     'autocannon. "other" is every other process of the machine: PostgreSQL\'s backends in the PostgreSQL runs, and any work that',
     'shared the machine.',
+    '"server CPU µs/request" is the server\'s CPU time over the run divided by the responses it sent. In the rows of a',
+    'login storm, server CPU, CPU per request and peak RSS cover both loads together.',
     'Peak RSS is VmHWM, reset at the start of each run. A `*` marks a value that could not be reset and so covers the process lifetime.',
     '',
     '![Requests per second of each operation and of the hello baseline, SQLite and PostgreSQL](benchmarks.svg)',
@@ -199,6 +268,7 @@ export function renderReport(results: BenchResults, machine: Machine, settings: 
 
     lines.push(`### ${section.store} ${section.version}, ${number(settings.smallAccounts)} accounts and sessions`, '');
     lines.push(groupTable(section.small, section.argon2.map(argon2Row)), '');
+    lines.push(fixedRateTable(section.store, section.fixedRate), '');
     if (isSkipped(section.scale)) {
       lines.push(`Scale run not measured: ${section.scale.skipped}.`, '');
     } else {

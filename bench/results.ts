@@ -31,6 +31,22 @@ export interface ScaleGroup extends RunGroup {
   seedSeconds: number;
 }
 
+/** One run at a fixed rate, or the closed-loop storm beside one. */
+export interface FixedRateResult {
+  operation: Operation | 'hello';
+  run: MeasuredRun;
+}
+
+/**
+ * The runs at a fixed rate against one server and the hello server: hello, the session checks, and
+ * check_login during a login storm, whose closed-loop login load has a row of its own.
+ */
+export interface FixedRateGroup {
+  /** Requests per second of every fixed-rate run. */
+  rate: number;
+  rows: FixedRateResult[];
+}
+
 /** A part of the run that did not happen, and why. */
 export interface Skipped {
   skipped: string;
@@ -40,6 +56,7 @@ export interface StoreSection {
   store: 'SQLite' | 'PostgreSQL';
   version: string;
   small: RunGroup;
+  fixedRate: FixedRateGroup;
   /** The raw argon2id rate with as many hashes in flight as connections first, then with the server's HASH_CONCURRENCY. */
   argon2: Argon2Result[];
   scale: ScaleGroup | Skipped;
@@ -77,6 +94,10 @@ export function rowOf(group: RunGroup, operation: Operation): OperationResult | 
   return group.rows.find((row) => row.operation === operation);
 }
 
+export function fixedRateRowOf(group: FixedRateGroup, operation: Operation | 'hello'): FixedRateResult | undefined {
+  return group.rows.find((row) => row.operation === operation);
+}
+
 /** Returns why a run counts as failed (errors, non-2xx responses, no responses at all), or null. */
 export function failureOf(run: MeasuredRun): string | null {
   const problems: string[] = [];
@@ -106,6 +127,10 @@ export function failures(results: BenchResults): string[] {
   for (const section of results.stores) {
     if (isSkipped(section)) continue;
     check(section.store, section.small);
+    for (const row of section.fixedRate.rows) {
+      const failure = failureOf(row.run);
+      if (failure) found.push(`${section.store}, fixed-rate runs, ${row.operation}: ${failure}`);
+    }
     if (!isSkipped(section.scale)) check(`${section.store} at ${section.scale.accounts} accounts`, section.scale);
   }
   if (!isSkipped(results.multiCore)) check('SQLite, several processes', results.multiCore);

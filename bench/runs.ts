@@ -1,7 +1,8 @@
-// The runs of one group against one server: each operation after a hello run under the same load.
+// The runs of one group against one server: each operation after a hello run under the same load, and
+// the fixed-rate runs of the latency targets.
 import { type LoadSpec, type MeasuredRun, measureRuns } from './load.js';
 import { currentRss } from './process-stats.js';
-import type { OperationResult, RunGroup } from './results.js';
+import type { FixedRateGroup, FixedRateResult, OperationResult, RunGroup } from './results.js';
 import type { Operation, Scenarios } from './scenarios.js';
 import type { ServerProcess } from './servers.js';
 
@@ -14,7 +15,8 @@ export interface RunContext {
 }
 
 function describe(context: RunContext, operation: string, spec: LoadSpec): void {
-  console.log(`  ${operation}: ${spec.connections} connections, ${context.warmupSeconds} s warm-up, ${spec.durationSeconds} s measured`);
+  const load = spec.rate === undefined ? `${spec.connections} connections` : `${spec.rate} requests/s on a fixed schedule`;
+  console.log(`  ${operation}: ${load}, ${context.warmupSeconds} s warm-up, ${spec.durationSeconds} s measured`);
 }
 
 /** Sends the first request of a spec once and throws unless it gets 200, so that a broken setup stops early. */
@@ -67,4 +69,33 @@ export async function runGroup(context: RunContext, operations: Operation[]): Pr
   const rows: OperationResult[] = [];
   for (const operation of operations) rows.push(await runOperation(context, operation));
   return { rows, startRssBytes };
+}
+
+/**
+ * Measures hello, check_login and check_login_with_return_uuid at `rate` requests per second, and then
+ * check_login at that rate while the closed-loop login storm of runStorm runs beside it.
+ */
+export async function runFixedRateGroup(context: RunContext, rate: number): Promise<FixedRateGroup> {
+  const rows: FixedRateResult[] = [];
+  const hello = { ...context.scenarios.hello(context.hello.url), rate };
+  describe(context, 'hello', hello);
+  const [helloRun] = await measureRuns(context.hello.pid, [hello], context.warmupSeconds, [context.hello.pid, context.server.pid]);
+  if (!helloRun) throw new Error('no result for hello at a fixed rate');
+  rows.push({ operation: 'hello', run: helloRun });
+
+  for (const operation of ['check_login', 'check_login_with_return_uuid'] as const) {
+    const spec = { ...context.scenarios.spec(operation), rate };
+    describe(context, operation, spec);
+    const [run] = await measureRuns(context.server.pid, [spec], context.warmupSeconds);
+    if (!run) throw new Error(`no result for ${operation} at a fixed rate`);
+    rows.push({ operation, run });
+  }
+
+  const check = { ...context.scenarios.spec('check_login_during_storm'), rate };
+  const storm = context.scenarios.spec('login_storm');
+  describe(context, 'check_login during a login storm', check);
+  const [checkRun, stormRun] = await measureRuns(context.server.pid, [check, storm], context.warmupSeconds);
+  if (!checkRun || !stormRun) throw new Error('no result for the login storm at a fixed rate');
+  rows.push({ operation: 'check_login_during_storm', run: checkRun }, { operation: 'login_storm', run: stormRun });
+  return { rate, rows };
 }

@@ -1,7 +1,8 @@
 // The performance targets, judged per store from the runs of one `npm run bench`. Throughput targets are
 // ratios to the hello run just before each operation, so that they depend neither on the machine's speed
-// nor on slow changes in its load.
-import { failureOf, helloRatio, isSkipped, type OperationResult, rowOf, type RunGroup, type StoreSection } from './results.js';
+// nor on slow changes in its load. Latency targets are judged on the fixed-rate runs: in the closed loop,
+// with every connection busy, a p99 measures mostly the queue in front of the server.
+import { type FixedRateResult, failureOf, fixedRateRowOf, helloRatio, isSkipped, type OperationResult, rowOf, type RunGroup, type StoreSection } from './results.js';
 import type { Operation } from './scenarios.js';
 
 export interface TargetOutcome {
@@ -28,15 +29,42 @@ function withRow(group: RunGroup, operation: Operation, judge: (row: OperationRe
   return judge(row);
 }
 
+/**
+ * Judges one operation's fixed-rate run, or returns why it cannot be judged. A failed storm beside the
+ * run, or a failed hello run at the same rate, makes the run unfit for judging too.
+ */
+function withFixedRateRow(section: StoreSection, operation: Operation, judge: (row: FixedRateResult, hello: FixedRateResult | undefined) => TargetOutcome): TargetOutcome {
+  const group = section.fixedRate;
+  const row = fixedRateRowOf(group, operation);
+  if (!row) return { value: 'not measured at a fixed rate', met: null };
+
+  const hello = fixedRateRowOf(group, 'hello');
+  const storm = operation === 'check_login_during_storm' ? fixedRateRowOf(group, 'login_storm') : undefined;
+  const failure = failureOf(row.run) ?? (storm && failureOf(storm.run)) ?? (hello && failureOf(hello.run));
+  if (failure) return { value: `fixed-rate run FAILED: ${failure}`, met: null };
+  return judge(row, hello);
+}
+
+/** Describes a closed-loop p99 beside a fixed-rate one, for information. */
+function closedLoopP99(section: StoreSection, operation: Operation): string {
+  const row = rowOf(section.small, operation);
+  if (!row) return 'closed loop not measured';
+  return `closed loop: p99 ${row.run.p99Ms.toFixed(2)} ms (hello's ${row.hello.p99Ms.toFixed(2)} ms)`;
+}
+
 function ratioAndP99(operation: Operation, minRatio: number, maxP99Ms: number): Target {
   return {
-    description: `${operation} by session: ≥ ${minRatio} × hello and p99 < ${maxP99Ms} ms`,
+    description: `${operation} by session: ≥ ${minRatio} × hello (closed loop) and p99 < ${maxP99Ms} ms (fixed rate)`,
     evaluate: (section) =>
-      withRow(section.small, operation, (row) => {
-        const measured = helloRatio(row);
-        const p99 = `p99 ${row.run.p99Ms.toFixed(2)} ms (hello's ${row.hello.p99Ms.toFixed(2)} ms)`;
-        return { value: `${measured.toFixed(2)} × hello, ${p99}`, met: measured >= minRatio && row.run.p99Ms < maxP99Ms };
-      }),
+      withRow(section.small, operation, (row) =>
+        withFixedRateRow(section, operation, (fixed, hello) => {
+          const measured = helloRatio(row);
+          const helloP99 = hello ? ` (hello's ${hello.run.p99Ms.toFixed(2)} ms)` : '';
+          const p99 = `p99 ${fixed.run.p99Ms.toFixed(2)} ms at ${section.fixedRate.rate.toLocaleString('en')} req/s${helloP99}`;
+          const value = `${measured.toFixed(2)} × hello, ${p99}; ${closedLoopP99(section, operation)}`;
+          return { value, met: measured >= minRatio && fixed.run.p99Ms < maxP99Ms };
+        }),
+      ),
   };
 }
 
@@ -87,9 +115,12 @@ export const TARGETS: Target[] = [
       }),
   },
   {
-    description: 'check_login during a login storm: p99 < 10 ms',
+    description: 'check_login during a login storm: p99 < 10 ms (fixed rate)',
     evaluate: (section) =>
-      withRow(section.small, 'check_login_during_storm', (row) => ({ value: `p99 ${row.run.p99Ms.toFixed(2)} ms`, met: row.run.p99Ms < 10 })),
+      withFixedRateRow(section, 'check_login_during_storm', (row) => {
+        const value = `p99 ${row.run.p99Ms.toFixed(2)} ms at ${section.fixedRate.rate.toLocaleString('en')} req/s; ${closedLoopP99(section, 'check_login_during_storm')}`;
+        return { value, met: row.run.p99Ms < 10 };
+      }),
   },
   ratioOnly('create', 'create', 0.1),
   scaleThroughput('check_login'),
