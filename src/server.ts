@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import path from 'node:path';
 
 import type { FastifyInstance } from 'fastify';
@@ -20,7 +21,10 @@ export interface RunningServer {
   mailWorker: MailWorker;
   hasher: PasswordHasher;
   metrics: ServerMetrics;
-  /** Base URL of the metrics listener, or null without METRICS_PORT. The metrics are at `${metricsUrl}/metrics`. */
+  /**
+   * Base URL of the metrics listener, or null without METRICS_PORT and in a worker of WORKERS=N. The metrics
+   * are at `${metricsUrl}/metrics`.
+   */
   metricsUrl: string | null;
   /** The OpenTelemetry tracing, or null without an OTLP endpoint. */
   tracing: Tracing | null;
@@ -41,7 +45,14 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   const transport = createMailTransport(config.smtpUrl, path.join(config.dataDir, 'mail'), config.mailFrom);
   const hasher = new PasswordHasher(config.hash);
   const metricsLogger = logger.child({ component: 'metrics' });
-  const metrics = new ServerMetrics({ store, hasher, poolSize: config.databasePoolSize, token: config.metrics.token, logger: metricsLogger });
+  const metrics = new ServerMetrics({
+    store,
+    hasher,
+    poolSize: config.databasePoolSize,
+    token: config.metrics.token,
+    logger: metricsLogger,
+    clusterWorker: cluster.isWorker,
+  });
   const mailWorker = new MailWorker(
     store.outbox,
     transport,
@@ -53,7 +64,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   let app: FastifyInstance;
   let metricsListener: MetricsListener | null = null;
   try {
-    if (config.metrics.port !== null) {
+    // With WORKERS above 1 the primary process serves METRICS_PORT.
+    if (config.metrics.port !== null && !cluster.isWorker) {
       metricsListener = await startMetricsListener(metrics, { host: config.metrics.host, port: config.metrics.port }, metricsLogger);
     }
     app = await buildApp({ config, store, hasher, metrics, logger, tracing, onMailQueued: () => mailWorker.wake() });

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+import { MetricsUnavailableError } from '../metrics/cluster-messages.js';
 import { HashQueueFullError } from '../passwords/hash-limiter.js';
 import { isStoreUnavailable } from '../storage/store-errors.js';
 import { ApiError, type ErrorEntry, notFoundError, validationError } from './api-error.js';
@@ -82,8 +83,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   // 4xx are the client's mistakes and logged at info; a 5xx is ours, logged with its cause. Messages are
   // left out because they may quote what the client sent, such as an email address.
   if (error.status === 503) {
-    const shed = error.cause instanceof HashQueueFullError;
-    request.log.warn({ err: error.cause ?? error }, shed ? 'password check shed because the hash queue is full' : 'store unavailable');
+    request.log.warn({ err: error.cause ?? error }, unavailableMessage(error.cause));
   } else if (error.status >= 500) {
     request.log.error({ err: error.cause ?? error }, 'request failed');
   } else {
@@ -106,6 +106,12 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
 function fromPageScript(request: FastifyRequest): boolean {
   const value = request.headers['x-requested-with'];
   return typeof value === 'string' && value.toLowerCase() === 'xmlhttprequest';
+}
+
+function unavailableMessage(cause: unknown): string {
+  if (cause instanceof HashQueueFullError) return 'password check shed because the hash queue is full';
+  if (cause instanceof MetricsUnavailableError) return 'metrics of every worker unavailable';
+  return 'store unavailable';
 }
 
 function loggablePoint(point: string | null): string | null {

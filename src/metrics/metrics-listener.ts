@@ -2,12 +2,23 @@ import http from 'node:http';
 
 import type { Logger } from 'pino';
 
-import { METRICS_CHALLENGE } from './bearer-token.js';
-import type { ServerMetrics } from './server-metrics.js';
+import { type BearerTokenCheck, METRICS_CHALLENGE } from './bearer-token.js';
+import { MetricsUnavailableError } from './cluster-messages.js';
 
 // A scrape is one small GET, so a client slower than this keeps a connection open for nothing.
 const HEADERS_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
+// Seconds a scraper should wait after a 503, when the metrics of every worker could not be gathered.
+const RETRY_AFTER_SECONDS = 5;
+
+/** The metrics a listener serves: those of one server, or in the primary of WORKERS=N those of every worker. */
+export interface MetricsSource {
+  /** The check of METRICS_TOKEN, or null when no token is set. */
+  readonly tokenCheck: BearerTokenCheck | null;
+  readonly contentType: string;
+  /** Collects the metrics in the Prometheus text format; rejects with MetricsUnavailableError for a 503. */
+  render(): Promise<string>;
+}
 
 export interface MetricsListener {
   /** Base URL of the listener, such as http://127.0.0.1:9464. The metrics are at `${url}/metrics`. */
@@ -18,14 +29,11 @@ export interface MetricsListener {
 
 /**
  * Starts the second, private HTTP listener that serves only `GET /metrics`, on METRICS_HOST and
- * METRICS_PORT. When METRICS_TOKEN is set, it requires the token here too.
- *
- * NOTE: with WORKERS above 1 every worker process listens on the one METRICS_PORT, and node:cluster hands
- * each scrape to one of them in turn, so a scrape returns one worker's counters. The outbox gauge counts the
- * whole database and is the same on every worker.
+ * METRICS_PORT. When METRICS_TOKEN is set, it requires the token here too. With WORKERS above 1 the primary
+ * process runs it, and the workers do not.
  */
 export async function startMetricsListener(
-  metrics: ServerMetrics,
+  metrics: MetricsSource,
   address: { host: string; port: number },
   logger: Logger,
 ): Promise<MetricsListener> {
@@ -56,7 +64,7 @@ export async function startMetricsListener(
   };
 }
 
-function serve(metrics: ServerMetrics, logger: Logger, request: http.IncomingMessage, response: http.ServerResponse): void {
+function serve(metrics: MetricsSource, logger: Logger, request: http.IncomingMessage, response: http.ServerResponse): void {
   const path = (request.url ?? '/').split('?', 1)[0];
   if (path !== '/metrics') {
     send(response, 404, 'not found: this listener serves only /metrics\n');
@@ -76,6 +84,11 @@ function serve(metrics: ServerMetrics, logger: Logger, request: http.IncomingMes
   metrics.render().then(
     (text) => send(response, 200, text, { 'Content-Type': metrics.contentType }),
     (error: unknown) => {
+      // The source has logged why, once for a run of failures.
+      if (error instanceof MetricsUnavailableError) {
+        send(response, 503, `${error.message}\n`, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+        return;
+      }
       logger.error({ err: error }, 'metrics could not be collected');
       send(response, 500, 'metrics could not be collected; the server log has the reason\n');
     },

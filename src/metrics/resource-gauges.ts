@@ -8,7 +8,8 @@ import type { PoolUsage } from '../storage/database.js';
 /**
  * Registers the gauges that are read when Prometheus scrapes rather than updated as things happen: the
  * password hash queue, the outbox, and on PostgreSQL the connection pool. SQLite has no pool, so it gets
- * no pool gauges.
+ * no pool gauges. Each gauge's `aggregator` sets how the primary of WORKERS=N merges the workers' values:
+ * a process's own queue and pool are summed, and the outbox, the same database for every worker, is not.
  */
 export function registerResourceGauges(
   registry: Registry,
@@ -22,8 +23,9 @@ export function registerResourceGauges(
 function registerHashGauges(registry: Registry, limiter: HashLimiter): void {
   new Gauge({
     name: 'sigma_accounts_password_hash_queue_length',
-    help: 'Password hashes waiting for a turn; at HASH_QUEUE_LIMIT, further password checks get 503.',
+    help: 'Password hashes waiting for a turn; a process at HASH_QUEUE_LIMIT rejects further password checks with 503.',
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set(limiter.queueLength);
     },
@@ -31,8 +33,9 @@ function registerHashGauges(registry: Registry, limiter: HashLimiter): void {
 
   new Gauge({
     name: 'sigma_accounts_password_hashes_active',
-    help: 'Password hashes being computed; at most HASH_CONCURRENCY.',
+    help: 'Password hashes being computed; at most HASH_CONCURRENCY in each process.',
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set(limiter.active);
     },
@@ -52,6 +55,8 @@ function registerOutboxGauge(registry: Registry, outbox: OutboxStore, logger: Lo
     help: 'Unsent messages in the outbox of the whole database: queued for delivery, or failed (given up after MAIL_MAX_ATTEMPTS).',
     labelNames: ['state'],
     registers: [registry],
+    // Every worker counts the same rows, a moment apart, so the highest of their counts is reported, not the sum.
+    aggregator: 'max',
     async collect() {
       try {
         const counts = await outbox.countUnsent();
@@ -74,6 +79,7 @@ function registerPoolGauges(registry: Registry, pool: PoolUsage, poolSize: numbe
     help: 'PostgreSQL connections of this node: idle, or in use by a query or transaction.',
     labelNames: ['state'],
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set({ state: 'idle' }, pool.idleCount);
       this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
@@ -84,6 +90,7 @@ function registerPoolGauges(registry: Registry, pool: PoolUsage, poolSize: numbe
     name: 'sigma_accounts_database_pool_waiting_requests',
     help: 'Requests of this node for a PostgreSQL connection that wait because every connection is in use.',
     registers: [registry],
+    aggregator: 'sum',
     collect() {
       this.set(pool.waitingCount);
     },
@@ -91,8 +98,9 @@ function registerPoolGauges(registry: Registry, pool: PoolUsage, poolSize: numbe
 
   const maxConnections = new Gauge({
     name: 'sigma_accounts_database_pool_max_connections',
-    help: 'The most PostgreSQL connections this node opens (DATABASE_POOL_SIZE).',
+    help: 'The most PostgreSQL connections this node opens: DATABASE_POOL_SIZE for each of its processes.',
     registers: [registry],
+    aggregator: 'sum',
   });
   maxConnections.set(poolSize);
 }

@@ -8,6 +8,7 @@ import { THROTTLE_LIMITS, type ThrottleLimit } from '../throttle/throttle-limit.
 import { BearerTokenCheck } from './bearer-token.js';
 import { LOGIN_ACTIONS, LOGIN_OUTCOMES } from './login-outcomes.js';
 import { registerResourceGauges } from './resource-gauges.js';
+import { PrimaryMetricsClient, shareMetricsWithPrimary } from './worker-metrics.js';
 
 // Responses take from under a millisecond (a session check on SQLite) to tens of milliseconds (a login,
 // which computes an argon2id hash), and longer under load.
@@ -26,12 +27,17 @@ export interface MetricSources {
   /** METRICS_TOKEN, or null when `/metrics` needs no token. */
   token: string | null;
   logger: Logger;
+  /** Whether this server is one worker process of WORKERS=N, whose primary gathers the metrics of every worker. */
+  clusterWorker: boolean;
 }
 
 /**
  * The Prometheus metrics of one server, in a registry of its own so that several servers in one process
  * (as in the tests) keep apart. Besides the `sigma_accounts_` metrics it contains prom-client's default
  * `process_` and `nodejs_` metrics, among them the event-loop delay (`nodejs_eventloop_lag_seconds`).
+ *
+ * In a worker of WORKERS=N the default metrics carry a `pid` label, because they describe one process
+ * each, and the registry is shared with the primary process, which sums the other metrics of every worker.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -43,9 +49,16 @@ export class ServerMetrics {
 
   private readonly throttled: Counter<'limit'>;
   private readonly deliveries: Counter<'result'>;
+  /** The way to every worker's metrics in a worker of WORKERS=N, else null. */
+  private readonly primary: PrimaryMetricsClient | null;
 
   constructor(sources: MetricSources) {
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, labels: sources.clusterWorker ? { pid: String(process.pid) } : {} });
+    if (sources.clusterWorker) {
+      // The pid makes every series one worker's, so the primary has nothing to merge, and `first` keeps each
+      // series. prom-client's own aggregator of process_start_time_seconds, `omit`, would drop it.
+      for (const metric of this.registry.getMetricsAsArray()) metric.aggregator = 'first';
+    }
     this.tokenCheck = sources.token === null ? null : new BearerTokenCheck(sources.token);
 
     this.requestDuration = new Histogram({
@@ -99,6 +112,9 @@ export class ServerMetrics {
     }
     for (const limit of THROTTLE_LIMITS) this.throttled.inc({ limit }, 0);
     for (const result of DELIVERY_RESULTS) this.deliveries.inc({ result }, 0);
+
+    this.primary = sources.clusterWorker ? new PrimaryMetricsClient() : null;
+    if (sources.clusterWorker) shareMetricsWithPrimary(this.registry);
   }
 
   /** Counts a request that a throttle rejected. The throttles get it as their ThrottleListener. */
@@ -115,8 +131,12 @@ export class ServerMetrics {
     return this.registry.contentType;
   }
 
-  /** Collects every metric and returns them in the Prometheus text format. */
+  /**
+   * Collects every metric and returns them in the Prometheus text format. In a worker of WORKERS=N they are
+   * the metrics of every worker, gathered by the primary; it rejects with MetricsUnavailableError when they
+   * cannot be.
+   */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.primary ? this.primary.request() : this.registry.metrics();
   }
 }
