@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { PASSWORD, signUp, uniqueAddress } from './helpers/accounts.js';
+import { activeAccount, PASSWORD, signUp, uniqueAddress } from './helpers/accounts.js';
 import { action, errorList } from './helpers/client.js';
 import { BULK_SIGN_UPS, startTestServer, type TestServer } from './helpers/server.js';
 import { confirmationLinkIn, SmtpSink, tokenOf } from './helpers/smtp-sink.js';
@@ -85,6 +85,26 @@ describe('concurrent account requests', () => {
     assert.equal(smtp.to(address).length, 1, 'one message delivered');
 
     assert.deepEqual(errorLogLines(server), []);
+  });
+
+  test('parallel password changes: one wins', async () => {
+    const account = await activeAccount(server.url, smtp);
+    const basic = { Authorization: `Basic ${Buffer.from(`${account.email}:${PASSWORD}`).toString('base64')}` };
+    const newPasswords = Array.from({ length: 4 }, (_, index) => `parallel change ${index} ${account.uuid}`);
+
+    const changes = await Promise.all(
+      newPasswords.map((newPassword) => action(server.url, 'change_password', { headers: basic, body: { old_password: PASSWORD, new_password: newPassword } })),
+    );
+
+    const winners = changes.flatMap((change, index) => (change.status === 200 ? [index] : []));
+    assert.equal(winners.length, 1, changes.map((change) => `${change.status} ${change.text}`).join('\n'));
+    for (const change of changes.filter((_, index) => !winners.includes(index))) {
+      assert.equal(change.status, 400, change.text);
+      assert.equal(errorList(change)[0]?.error_point, 'old_password');
+    }
+
+    const works = async (password: string) => (await action(server.url, 'check_login_with_return_uuid', { headers: { Authorization: `Basic ${Buffer.from(`${account.email}:${password}`).toString('base64')}` } })).status;
+    assert.equal(await works(newPasswords[winners[0] ?? 0] ?? ''), 200, 'the password that was reported changed works');
   });
 
   test('parallel confirms use token once', async () => {

@@ -14,6 +14,7 @@ export type ChangeOutcome =
 
 const INACTIVE_ACCOUNT = 'the account is disabled or deleted';
 const WRONG_OLD_PASSWORD = 'old_password is wrong; send the current password of the account';
+const PASSWORD_CHANGED_MEANWHILE = 'old_password is no longer current: the password was changed while this request ran';
 
 /** The change_password step: an authenticated caller who knows the current password sets a new one. */
 export class PasswordChangeService {
@@ -62,6 +63,14 @@ export class PasswordChangeService {
     const hashed = await this.updater.hash(newPassword);
 
     const outcome = await this.store.transaction(async (stores): Promise<ChangeOutcome> => {
+      // The old password was checked against the hash read above. Rewriting that same hash, only where it is
+      // still stored, locks the row, so of parallel changes checked against one hash only the first succeeds.
+      const checkedHash = account.passwordHash ?? '';
+      if (!(await stores.accounts.replacePasswordHash(account.uuid, checkedHash, checkedHash))) {
+        await stores.audit.record({ ...event, failure: 'wrong_password' });
+        return { ok: false, field: 'old_password', reason: PASSWORD_CHANGED_MEANWHILE };
+      }
+
       // The account is read again inside the transaction, because it may have been disabled or changed its
       // address since.
       const current = await stores.accounts.findByUuid(account.uuid);

@@ -2,7 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, type LogEvent, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type LogEvent,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDatabase as SqliteDialectDatabase,
+  SqliteDriver,
+} from 'kysely';
 import pg from 'pg';
 
 import { migrationProvider } from './migrations/index.js';
@@ -77,7 +88,7 @@ export function openDatabase(
     sqlite.pragma('busy_timeout = 1000');
 
     const changes = new SqliteChangeClock(sqlite);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, changes) }), log: observeStatements?.('sqlite') });
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite, changes) }), log: observeStatements?.('sqlite') });
     return { db, dialect: 'sqlite', description: `sqlite:${file}`, pool: null, changes };
   }
 
@@ -161,5 +172,27 @@ class SqliteChangeClock implements ChangeClock {
       this.ticks += 1;
     }
     return this.ticks;
+  }
+}
+
+/**
+ * SQLite's dialect with transactions that take the write lock when they begin. A deferred transaction that
+ * reads first cannot wait for the lock when it then writes while another process has committed meanwhile:
+ * it fails at once with SQLITE_BUSY_SNAPSHOT. An immediate one waits up to busy_timeout instead. Every
+ * transaction of the stores writes, and within this process Kysely runs them one at a time anyway.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
