@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
@@ -287,6 +288,23 @@ describe('account action errors', () => {
         assertErrors(response, 400, 'validation', ['do']);
       });
     }
+
+    test('TRACE gets 405', async () => {
+      // fetch refuses to send TRACE, so node:http sends it.
+      const { status, allow, body } = await new Promise<{ status: number; allow: string; body: string }>((resolve, reject) => {
+        const traced = http.request(`${server.url}${ACTION_PATH}?do=check_login`, { method: 'TRACE' }, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, allow: String(response.headers.allow ?? ''), body: text }));
+        });
+        traced.on('error', reject);
+        traced.end();
+      });
+
+      assert.equal(status, 405, body);
+      assert.equal(allow, 'POST, OPTIONS');
+      assert.equal((JSON.parse(body) as ErrorEntry[])[0]?.error_type, 'validation');
+    });
 
     for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
       test(`${method} gets 405`, async () => {

@@ -31,7 +31,7 @@ const DOCUMENT_CACHE_CONTROL = 'public, max-age=300';
 const OPENAPI_DOCS: OperationDocs = {
   tag: 'documentation',
   summary: 'This OpenAPI 3.1 document',
-  description: `Always JSON, whatever the Accept header or \`format\`. The reference page at ${DOCS_PATH} renders it.`,
+  description: `JSON, also when the request asks for XML by its Accept header or \`format\`. As on every route under /api/, an Accept header that allows neither JSON nor XML gets 406, and another \`format\` a 400. The reference page at ${DOCS_PATH} renders it.`,
   access: NO_CREDENTIALS,
   response: { description: 'The OpenAPI document.', mediaType: 'application/json', schema: { type: 'object' } },
   otherResponses: { 304: { description: 'The document is unchanged since the ETag in If-None-Match.' } },
@@ -80,6 +80,8 @@ export function registerApiDocs(app: FastifyInstance, catalog: RouteCatalog, con
     scope.addHook('onSend', async (_request, reply) => {
       reply.headers(DOCS_HEADERS);
     });
+    // NOTE: the page and its files answer GET only; HEAD gets 404, because the app turns Fastify's automatic
+    // HEAD routes off and the plugin registers GET routes alone.
     await scope.register(swaggerUi, {
       routePrefix: DOCS_PREFIX,
       theme: { title: `${config.productName} API reference` },

@@ -7,7 +7,8 @@ export type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<
 
 export type ResourceMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+// The methods Fastify routes without addHttpMethod; others, such as PROPFIND, get 404 as on unknown paths.
+const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'QUERY'];
 
 /**
  * Registers the handlers of one resource, each with its entry in the OpenAPI document. HEAD follows GET,
