@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import SqliteDatabase from 'better-sqlite3';
@@ -14,7 +15,7 @@ import {
   type SqliteDatabase as SqliteDialectDatabase,
   SqliteDriver,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -50,8 +51,17 @@ export interface PoolUsage {
   readonly waitingCount: number;
 }
 
-// BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless configured otherwise.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+let postgresDriver: typeof pg | null = null;
+
+/** Loads the PostgreSQL driver on first use, so that a server on SQLite does not hold it in memory. */
+function loadPostgresDriver(): typeof pg {
+  if (postgresDriver) return postgresDriver;
+  const driver = createRequire(import.meta.url)('pg') as typeof pg;
+  // BIGINT columns hold millisecond times, which fit a double exactly; pg returns them as strings unless configured otherwise.
+  driver.types.setTypeParser(driver.types.builtins.INT8, (value) => Number(value));
+  postgresDriver = driver;
+  return driver;
+}
 
 export interface PoolSettings {
   databasePoolSize: number;
@@ -93,7 +103,7 @@ export function openDatabase(
   }
 
   const url = new URL(databaseUrl);
-  const connections = new pg.Pool({
+  const connections = new (loadPostgresDriver().Pool)({
     connectionString: databaseUrl,
     max: pool.databasePoolSize,
     statement_timeout: pool.databaseStatementTimeoutMs,
