@@ -9,7 +9,7 @@ export type LogFormat = 'json' | 'pretty';
 export interface LoggerOptions {
   /** `auto` (the default) picks pretty lines when they go to a terminal, else JSON. */
   format?: LogFormatSetting;
-  /** Where lines go instead of standard output, as in tests. `auto` then picks JSON. */
+  /** Destination of the lines instead of standard output, as in tests. `auto` then picks JSON. */
   destination?: pino.DestinationStream;
 }
 

@@ -202,5 +202,13 @@ describe('backup command', () => {
       assert.equal(result.code, 1);
       assert.match(result.stderr, /no-such-folder does not exist/);
     });
+
+    test('unwritable folder is refused', async () => {
+      // /sys takes no new files, even from root, which the tests may run as.
+      const result = await cli(serverSettings(), 'backup', '--to', '/sys/copy.sqlite');
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /cannot create a file in \/sys \(E[A-Z]+\); choose a folder this user can write to/);
+      assert.doesNotMatch(result.stderr, /partial/);
+    });
   });
 });

@@ -118,10 +118,10 @@ function actionOperation(document: OpenApiDocument, path: string, name: string):
 }
 
 /** Checks `body` against a response schema of the document, formats aside. */
-function assertMatches(schema: Json, body: unknown, what: string): void {
+function assertMatches(schema: Json, body: unknown, label: string): void {
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
   const validate = ajv.compile(schema);
-  assert.ok(validate(body), `${what} matches its documented schema: ${JSON.stringify(validate.errors)} in ${JSON.stringify(body).slice(0, 500)}`);
+  assert.ok(validate(body), `${label} matches its documented schema: ${JSON.stringify(validate.errors)} in ${JSON.stringify(body).slice(0, 500)}`);
 }
 
 describe('OpenAPI document', () => {
@@ -275,9 +275,9 @@ describe('OpenAPI document', () => {
     const live = await get(`${server.url}/health/live`);
     assertMatches(responseSchema(document, documentedGet('/health/live'), '200'), live.body, 'liveness');
 
-    const refused = await get(`${server.url}/api/2.0/profile/`);
-    assert.equal(refused.status, 401);
-    assertMatches(responseSchema(document, documentedGet('/api/2.0/profile/'), '401'), refused.body, 'a 401');
+    const unauthenticated = await get(`${server.url}/api/2.0/profile/`);
+    assert.equal(unauthenticated.status, 401);
+    assertMatches(responseSchema(document, documentedGet('/api/2.0/profile/'), '401'), unauthenticated.body, 'a 401');
   });
 
   test('security schemes follow settings', () => {

@@ -10,9 +10,9 @@ import { openStore, type Store } from '../src/storage/store.js';
 import { tempDataDir } from './helpers/server.js';
 import { testStore } from './helpers/store.js';
 
-// On SQLite a live session or a profile, once read, is kept in memory until the database changes. These
-// tests read the same one twice and check whether the second result is the very object of the first (a hit),
-// then change the database in each way that can end a session or change a profile, from this connection
+// On SQLite a live session or a profile, once read, is cached in memory until the database changes. These
+// tests read the same one twice and check whether the second result is the very object of the first (a hit).
+// Then they change the database in each way that can end a session or change a profile, from this connection
 // and from another one, as another process on the same file would.
 
 const NOW = Date.now();
@@ -21,7 +21,7 @@ const LIVE = { now: NOW, idleTimeoutMs: 0 };
 
 const skip = testStore() === 'sqlite' ? false : 'the read caches exist on SQLite only; PostgreSQL reads every time';
 
-describe('reads kept while a SQLite store is unchanged', { skip }, () => {
+describe('reads cached while a SQLite store is unchanged', { skip }, () => {
   let dataDir: string;
   let store: Store;
   let otherProcess: Database.Database;
@@ -68,7 +68,7 @@ describe('reads kept while a SQLite store is unchanged', { skip }, () => {
 
     assert.equal(first?.accountUuid, session.accountUuid);
     assert.equal(second, first, 'the same object comes back, so the database was not read');
-    assert.ok(Object.isFrozen(second), 'a kept session cannot be changed by a caller');
+    assert.ok(Object.isFrozen(second), 'a cached session cannot be changed by a caller');
   });
 
   test('a write of this process makes the next lookup read the database', async () => {
@@ -121,15 +121,15 @@ describe('reads kept while a SQLite store is unchanged', { skip }, () => {
 
   test('expiry and the idle timeout are checked again on every hit', async () => {
     const session = await liveSession({ lastSeenAt: NOW - 10 * 60_000, expiresAt: NOW + HOUR });
-    const kept = await store.sessions.findValid(session.digest, LIVE);
-    assert.equal(await store.sessions.findValid(session.digest, LIVE), kept, 'the session is kept');
+    const cached = await store.sessions.findValid(session.digest, LIVE);
+    assert.equal(await store.sessions.findValid(session.digest, LIVE), cached, 'the session is cached');
 
     assert.equal(await store.sessions.findValid(session.digest, { now: NOW + HOUR, idleTimeoutMs: 0 }), null, 'expired');
     assert.equal(await store.sessions.findValid(session.digest, { now: NOW, idleTimeoutMs: 5 * 60_000 }), null, 'idle too long');
-    assert.equal(await store.sessions.findValid(session.digest, { now: NOW, idleTimeoutMs: 20 * 60_000 }), kept, 'idle, but not too long');
+    assert.equal(await store.sessions.findValid(session.digest, { now: NOW, idleTimeoutMs: 20 * 60_000 }), cached, 'idle, but not too long');
   });
 
-  test('transaction writes end kept sessions', async () => {
+  test('transaction writes end cached sessions', async () => {
     const session = await liveSession();
     await store.sessions.findValid(session.digest, LIVE);
 
@@ -141,12 +141,12 @@ describe('reads kept while a SQLite store is unchanged', { skip }, () => {
     assert.equal(await store.sessions.findValid(session.digest, LIVE), null);
   });
 
-  test('profile kept until any change', async () => {
+  test('profile cached until any change', async () => {
     const { accountUuid } = await liveSession();
 
     const first = await store.profiles.find(accountUuid);
     assert.equal(await store.profiles.find(accountUuid), first, 'the same object comes back');
-    assert.ok(Object.isFrozen(first), 'a kept profile cannot be changed by a caller');
+    assert.ok(Object.isFrozen(first), 'a cached profile cannot be changed by a caller');
     assert.ok(Object.isFrozen(first?.values), 'nor can its values');
 
     await store.profiles.save(accountUuid, { first_name: 'Ada' });

@@ -80,8 +80,8 @@ export function registerApiDocs(app: FastifyInstance, catalog: RouteCatalog, con
     scope.addHook('onSend', async (_request, reply) => {
       reply.headers(DOCS_HEADERS);
     });
-    // NOTE: the page and its files answer GET only; HEAD gets 404, because the app turns Fastify's automatic
-    // HEAD routes off and the plugin registers GET routes alone.
+    // NOTE: the page and its files respond to GET only. HEAD gets 404, because the app turns Fastify's
+    // automatic HEAD routes off and the plugin registers GET routes alone.
     await scope.register(swaggerUi, {
       routePrefix: DOCS_PREFIX,
       theme: { title: `${config.productName} API reference` },

@@ -85,7 +85,7 @@ export function buildOpenApiDocument(routes: readonly CatalogRoute[], settings: 
 }
 
 const DESCRIPTION = `**Actions.** Each action is \`POST {resource}action/?do=NAME\`. OpenAPI allows no query string in a path, so
-all the actions of a resource are one operation: its \`do\` parameter lists the action names, its request
+all the actions of a resource are one operation. Its \`do\` parameter lists the action names, its request
 body is any one of the action bodies, and its description has a table of the actions. The operation's
 \`x-actions\` extension maps each action name to an Operation Object of its own, with the action's body
 schema (\`components.schemas\` \`RESOURCE.NAME.request\`, the very schema the server validates with), its

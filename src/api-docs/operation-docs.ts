@@ -102,7 +102,7 @@ export interface ActionDocs {
   otpHeader?: boolean;
 }
 
-/** The actions of one `{resource}action/` route, and what the document says about the route as a whole. */
+/** The actions of one `{resource}action/` route, and the document's description of the route as a whole. */
 export interface ActionRouteDocs {
   tag: ApiTag;
   summary: string;

@@ -16,7 +16,7 @@ export class KyselyProfileStore implements ProfileStore {
   async find(accountUuid: string, options: { forUpdate?: boolean } = {}): Promise<StoredProfile | null> {
     const cached = this.cache?.get(accountUuid);
     if (cached) return cached;
-    const readingBefore = this.cache?.readClock() ?? 0;
+    const readingBefore = this.cache?.lastReading() ?? 0;
 
     let query = this.db
       .selectFrom('accounts')

@@ -39,7 +39,7 @@ export class KyselySessionStore implements SessionStore {
     // A kept session was live when read; what the time alone decides may have changed since.
     const cached = this.cache?.get(digest);
     if (cached) return isLive(cached, liveness) ? cached : null;
-    const readingBefore = this.cache?.readClock() ?? 0;
+    const readingBefore = this.cache?.lastReading() ?? 0;
 
     // Every authenticated request by cookie runs this lookup, so its SQL is compiled once per variant.
     const withIdleTimeout = liveness.idleTimeoutMs > 0;

@@ -44,7 +44,12 @@ export async function backupSqliteDatabase(source: string, target: string): Prom
   try {
     // The copy contains password hashes, TOTP secrets and token digests, so only the owner may read it.
     // SQLite gives the journal files of a database the mode of the database file.
-    fs.closeSync(fs.openSync(partial, 'wx', 0o600));
+    try {
+      fs.closeSync(fs.openSync(partial, 'wx', 0o600));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'an error';
+      throw new BackupError(`cannot create a file in ${folder} (${code}); choose a folder this user can write to`);
+    }
 
     const pages = await copyPages(source, partial);
     checkIntegrity(partial);

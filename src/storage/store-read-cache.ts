@@ -27,9 +27,12 @@ export class StoreReadCache<Value extends object> {
     return this.entries.get(key);
   }
 
-  /** Reads the clock before a lookup of the database, for `set` to pass back. */
-  readClock(): number {
-    return this.clock.read();
+  /**
+   * Returns the clock reading that the last `get` took, for `set` after a lookup of the database. Called
+   * right after a `get` that missed, it spares a second reading of the clock.
+   */
+  lastReading(): number {
+    return this.clockReading;
   }
 
   /** Keeps `value`, read from the database after `readingBefore`, unless the store changed since then. */
